@@ -1,0 +1,21 @@
+"""gan_helpers: everything the GAN Lab notebooks call, so a notebook reads as the experiment.
+
+    cfg = RunConfig.from_params(globals())      # the parameters cell -> a checked config
+    data = load_dataset(cfg)                     # uint8 tensor, on the device at train time
+    g, d = build_models(cfg)                     # from a named preset + overrides
+    run = start_run(cfg, experiment, output_dir) # run folder + W&B (never prompts)
+    history = train(cfg, data, run, models=(g, d))
+"""
+from .config import RunConfig, quick_mode
+from .data import load_dataset
+from .models import PRESETS, build_models, describe_models
+from .tracking import Run
+from .train import DivergenceError, generate, train
+from .viz import plot_d_outputs, plot_epoch_times, plot_losses, show_images
+
+__version__ = "0.1.0"
+
+
+def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", resume=False):
+    """A run folder under output_dir/experiment (created when training starts)."""
+    return Run(cfg, experiment, output_dir, run_name, resume)

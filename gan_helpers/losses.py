@@ -1,0 +1,51 @@
+"""GAN losses: discriminator/critic and generator objectives for each family.
+
+All take raw scores (logits for BCE, critic values for WGAN) so one training loop
+serves every family. `gradient_penalty` is the one WGAN-GP penalty, over all
+non-batch dimensions of each sample.
+"""
+import torch
+import torch.nn.functional as F
+
+
+def d_loss(kind, real_scores, fake_scores, real_label=1.0):
+    """Discriminator (critic) loss to minimise. real_label < 1 is one-sided label smoothing."""
+    if kind == "bce":
+        return (F.binary_cross_entropy_with_logits(real_scores, torch.full_like(real_scores, real_label))
+                + F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores)))
+    if kind == "lsgan":
+        return 0.5 * (((real_scores - real_label) ** 2).mean() + (fake_scores ** 2).mean())
+    if kind == "hinge":
+        return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+    if kind in ("wgan", "wgan-gp"):
+        return fake_scores.mean() - real_scores.mean()
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def g_loss(kind, fake_scores):
+    """Generator loss to minimise (non-saturating for BCE)."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores))
+    if kind == "lsgan":
+        return 0.5 * ((fake_scores - 1.0) ** 2).mean()
+    if kind in ("hinge", "wgan", "wgan-gp"):
+        return -fake_scores.mean()
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def gradient_penalty(critic, real, fake, generator=None):
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)||_2 - 1)^2] on random
+    interpolates, the norm taken per sample over every non-batch dimension (C, H, W),
+    not over dim=1 alone. Returns (penalty, mean gradient norm)."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(shape, device=real.device, generator=generator, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return ((norms - 1) ** 2).mean(), norms.detach().mean()
+
+
+def score_to_probability(kind, scores):
+    """What to log as D(x) / D(G(z)): a probability for BCE, the raw score otherwise."""
+    return torch.sigmoid(scores) if kind == "bce" else scores

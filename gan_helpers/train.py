@@ -1,0 +1,315 @@
+"""train(): the one training loop for every loss family.
+
+Per epoch: shuffled on-device batches; n_critic discriminator steps per generator step;
+losses and D outputs summed on the device and read once (no host sync per step);
+honest wall seconds; a fixed-noise snapshot; an atomic checkpoint; callbacks for
+metrics; a guard that stops (or warns) when training diverges.
+"""
+import random
+import time
+from contextlib import nullcontext
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import losses
+from .colab import pick_device
+from .data import batches, steps_per_epoch
+from .models import build_models
+
+STATS = ("d_loss", "g_loss", "d_real", "d_fake", "gp", "grad_norm")
+D_WINS_EPOCHS = 3  # epochs in a row of D(G(z)) ~ 0 with an exploding G loss = divergence
+
+
+class DivergenceError(RuntimeError):
+    pass
+
+
+def autocast_dtype(precision, device):
+    """None (fp32) or the autocast dtype; refuses what the hardware cannot do, with why."""
+    cuda = device.type == "cuda"
+    if precision == "auto":
+        if not cuda:
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        if cuda and not torch.cuda.is_bf16_supported():
+            raise ValueError("precision='bf16' is not supported by this GPU (e.g. a Colab T4); "
+                             "use precision='fp16' (with a grad scaler) or 'auto'.")
+        return torch.bfloat16
+    if not cuda:
+        raise ValueError(f"precision='fp16' needs a CUDA GPU; on {device.type} use 'fp32' or 'bf16'.")
+    return torch.float16
+
+
+def speed_settings(cfg, device):
+    """The speed switches, with None resolved to what pays on this device."""
+    cuda = device.type == "cuda"
+
+    def pick(value, default):
+        return default if value is None else bool(value)
+
+    return dict(channels_last=pick(cfg.channels_last, cuda and not cfg.is_points),
+                compile=pick(cfg.compile, False),
+                fused_optimizer=pick(cfg.fused_optimizer, cuda),
+                cudnn_benchmark=pick(cfg.cudnn_benchmark, cuda))
+
+
+def make_optimizer(name, params, lr, betas, fused=False):
+    extra = {"fused": True} if fused else {}
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), **extra)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr)
+
+
+def new_history(device):
+    return {"epoch": [], "d_loss": [], "g_loss": [], "d_real": [], "d_fake": [],
+            "epoch_seconds": [], "device": str(device), "total_seconds": 0.0}
+
+
+def record(history, row):
+    """Append one epoch; keys first seen now get None for the epochs before, so every
+    per-epoch list stays aligned with history['epoch']."""
+    n = len(history["epoch"])
+    for key, value in row.items():
+        column = history.setdefault(key, [None] * n)
+        column.append(value)
+    for key, column in history.items():
+        if isinstance(column, list) and len(column) == n:
+            column.append(None)
+
+
+def rng_state(gen):
+    np_state = np.random.get_state()
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "loop": gen.get_state()}
+
+
+def set_rng_state(state, gen):
+    random.setstate(_tuples(state["python"]))
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    gen.set_state(state["loop"])
+
+
+def _tuples(x):
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
+    """Train a GAN on `data` as `cfg` says; returns the history (per-epoch lists).
+
+    run: a tracking.Run (folder, checkpoints, W&B) or None for an in-memory run.
+    models: (generator, discriminator) to train; built from cfg when None.
+    callbacks: functions f(state) -> dict | None called after each epoch; the dict's
+    values are recorded in the history (e.g. metrics every K epochs).
+    """
+    cfg.validate()
+    device = pick_device(cfg.device)
+    amp_dtype = autocast_dtype(cfg.precision, device)
+    speed = speed_settings(cfg, device)
+    g, d = models if models is not None else build_models(cfg)
+    g, d = g.to(device), d.to(device)
+    if speed["channels_last"]:
+        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+    torch.backends.cudnn.benchmark = speed["cudnn_benchmark"]
+    data = data.to(device)
+    opt_g = make_optimizer(cfg.optimizer, g.parameters(), cfg.lr_g, cfg.betas_g, speed["fused_optimizer"])
+    opt_d = make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, speed["fused_optimizer"])
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    gen = torch.Generator(device).manual_seed(cfg.seed)
+    fixed_noise = torch.randn(cfg.n_samples, cfg.noise_dim, generator=gen, device=device)
+    history, start = new_history(device), 0
+
+    saved = run.load_checkpoint() if run is not None and run.resume else None
+    if saved is not None:
+        run.check_resumable(saved["config"])
+        g.load_state_dict(saved["generator"])
+        d.load_state_dict(saved["discriminator"])
+        opt_g.load_state_dict(saved["opt_g"])
+        opt_d.load_state_dict(saved["opt_d"])
+        scaler.load_state_dict(saved["scaler"])
+        fixed_noise = saved["fixed_noise"].to(device)
+        history, start = saved["history"], saved["epoch"]
+        set_rng_state(saved["rng"], gen)
+        print(f"Resuming {run.path} after epoch {start} of {cfg.epochs}.")
+    if run is not None:
+        run.open(device)
+    step_d, step_g = _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed)
+    if run is not None and saved is None:
+        run.save_snapshot(0, _sample(g, fixed_noise), _critic_for_plot(cfg, d))
+
+    n_steps = steps_per_epoch(len(data), cfg.batch_size)
+    bar = tqdm(total=cfg.epochs * n_steps, initial=start * n_steps, disable=not progress,
+               desc="training", unit="step", dynamic_ncols=True)
+    d_wins, started = 0, time.perf_counter() - history["total_seconds"]
+    try:
+        for epoch in range(start + 1, cfg.epochs + 1):
+            g.train(), d.train()
+            sums = torch.zeros(len(STATS), device=device)
+            noise_std = cfg.instance_noise * (1 - (epoch - 1) / cfg.epochs)
+            t0 = time.perf_counter()
+            for i, real in enumerate(batches(data, cfg.batch_size, gen)):
+                if speed["channels_last"]:
+                    real = real.contiguous(memory_format=torch.channels_last)
+                g_turn = (i + 1) % cfg.critic_steps == 0
+                fake, stats = step_d(real, noise_std, g_turn)
+                if g_turn:
+                    stats = stats + step_g(fake, noise_std)
+                sums += stats
+                bar.update(1)
+            means = _epoch_means(sums.tolist(), n_steps, cfg)  # the one host sync per epoch
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            row = dict(epoch=epoch, **means, epoch_seconds=time.perf_counter() - t0)
+            d_wins = _check_divergence(cfg, row, d_wins)
+            bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
+                            s_per_epoch=f"{row['epoch_seconds']:.1f}")
+            state = SimpleNamespace(epoch=epoch, generator=g, discriminator=d, cfg=cfg,
+                                    history=history, device=device, run=run, data=data)
+            for callback in callbacks:
+                row.update(callback(state) or {})
+            record(history, row)
+            history["total_seconds"] = time.perf_counter() - started
+            if run is not None:
+                snap = None
+                if epoch % cfg.snapshot_every == 0 or epoch == cfg.epochs:
+                    snap = run.save_snapshot(epoch, _sample(g, fixed_noise), _critic_for_plot(cfg, d))
+                run.save_checkpoint(_checkpoint(cfg, epoch, g, d, opt_g, opt_d, scaler,
+                                                fixed_noise, history, gen), epoch)
+                run.log_epoch(history, snap)
+    except KeyboardInterrupt:  # a student stopping early still gets the figures
+        print(f"Interrupted; the checkpoint after epoch {len(history['epoch'])} is kept "
+              f"(resume=True continues from it).")
+    finally:
+        bar.close()
+    seconds = sum(history["epoch_seconds"])
+    history["images_per_second"] = n_steps * cfg.batch_size * len(history["epoch"]) / seconds \
+        if seconds else None
+    if run is not None:
+        run.log_epoch(history)
+        run.finish(history)
+    return history
+
+
+def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
+    """The discriminator and generator steps; returns per-step stats as a device tensor."""
+    device = next(g.parameters()).device
+    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
+    zero = torch.zeros((), device=device)
+
+    def noisy(x, std):
+        return x + std * torch.randn(x.shape, device=x.device, generator=gen) if std else x
+
+    def step_d(real, noise_std, keep_graph):
+        z = torch.randn(real.shape[0], cfg.noise_dim, device=device, generator=gen)
+        with autocast(), (nullcontext() if keep_graph else torch.no_grad()):
+            fake = g(z)
+        with autocast():
+            real_scores = d(noisy(real, noise_std))
+            fake_scores = d(noisy(fake.detach(), noise_std))
+            loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(),
+                                 cfg.label_smoothing)
+        gp = grad_norm = zero
+        if cfg.loss == "wgan-gp":
+            gp, grad_norm = losses.gradient_penalty(d, real.float(), fake.detach().float(), gen)
+            loss = loss + cfg.gp_lambda * gp
+        opt_d.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt_d)
+        scaler.update()
+        if cfg.loss == "wgan":
+            with torch.no_grad():
+                for p in d.parameters():
+                    p.clamp_(-cfg.clip_value, cfg.clip_value)
+        d_real = losses.score_to_probability(cfg.loss, real_scores.detach().float()).mean()
+        d_fake = losses.score_to_probability(cfg.loss, fake_scores.detach().float()).mean()
+        return fake, torch.stack([loss.detach(), zero, d_real, d_fake, gp.detach(), grad_norm])
+
+    def step_g(fake, noise_std):
+        d.requires_grad_(False)  # G's step needs no gradients for D's weights
+        with autocast():
+            loss = losses.g_loss(cfg.loss, d(noisy(fake, noise_std)).float())
+        opt_g.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt_g)
+        scaler.update()
+        d.requires_grad_(True)
+        return torch.stack([zero, loss.detach(), zero, zero, zero, zero])
+
+    if speed["compile"]:
+        step_d, step_g = torch.compile(step_d), torch.compile(step_g)
+    return step_d, step_g
+
+
+def _epoch_means(sums, n_steps, cfg):
+    g_steps = max(n_steps // cfg.critic_steps, 1)
+    means = {k: v / n_steps for k, v in zip(STATS, sums)}
+    means["g_loss"] = sums[1] / g_steps
+    if cfg.loss != "wgan-gp":
+        del means["gp"], means["grad_norm"]
+    if cfg.loss in ("wgan", "wgan-gp"):
+        means["wasserstein"] = means["d_real"] - means["d_fake"]
+    return means
+
+
+def _check_divergence(cfg, row, d_wins):
+    """NaN/inf, or D winning outright for D_WINS_EPOCHS epochs: stop (or warn) with advice."""
+    values = [v for k, v in row.items() if isinstance(v, float)]
+    bad = not all(np.isfinite(values))
+    if cfg.loss == "bce" and row["d_fake"] < 0.01 and row["g_loss"] > 6:
+        d_wins += 1
+    else:
+        d_wins = 0
+    if bad or d_wins >= D_WINS_EPOCHS:
+        what = ("a loss became NaN/inf" if bad else
+                f"the discriminator won outright for {D_WINS_EPOCHS} epochs "
+                f"(D(G(z)) = {row['d_fake']:.4f}, G loss = {row['g_loss']:.1f})")
+        message = (f"Training diverged at epoch {row['epoch']}: {what}. Likely causes: a "
+                   f"learning rate too high for D (lr_d={cfg.lr_d:g}) or a D much stronger "
+                   f"than G. Knobs the seeds used: lower lr_d (seed 001 went 1e-3 -> 4e-4), "
+                   f"label_smoothing=0.9, instance_noise=0.15, or loss='wgan-gp'. The last "
+                   f"good checkpoint is kept.")
+        if cfg.on_divergence == "stop":
+            raise DivergenceError(message)
+        print("WARNING:", message)
+        d_wins = 0
+    return d_wins
+
+
+@torch.no_grad()
+def _sample(g, noise):
+    was_training = g.training
+    g.eval()
+    out = g(noise).float()
+    g.train(was_training)
+    return out
+
+
+def _critic_for_plot(cfg, d):
+    return d if cfg.is_points else None
+
+
+def _checkpoint(cfg, epoch, g, d, opt_g, opt_d, scaler, fixed_noise, history, gen):
+    return {"epoch": epoch, "config": cfg.to_dict(), "generator": g.state_dict(),
+            "discriminator": d.state_dict(), "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
+            "fixed_noise": fixed_noise.cpu(), "history": history, "rng": rng_state(gen)}
+
+
+def generate(g, n, noise_dim=None, seed=0, device=None):
+    """n fresh samples from a trained generator (eval mode, no grad)."""
+    device = device or next(g.parameters()).device
+    z = torch.randn(n, noise_dim or g.noise_dim, generator=torch.Generator().manual_seed(seed))
+    return _sample(g, z.to(device))

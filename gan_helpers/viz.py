@@ -1,0 +1,132 @@
+"""Figures: image grids, sample snapshots, loss and D-output curves, the training GIF.
+
+Every plot function takes plain data (tensors, a history dict, file paths), returns the
+matplotlib figure, and saves it when given `save_to`; `show=False` for scripts.
+"""
+import math
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import torch
+from PIL import Image
+from torchvision.utils import make_grid
+
+
+def to_grid(images, nrow=None):
+    """(N, C, H, W) in [-1, 1] -> one HxWxC uint8 grid (numpy)."""
+    images = images.detach().float().cpu()
+    nrow = nrow or math.ceil(math.sqrt(len(images)))
+    grid = make_grid(images, nrow=nrow, padding=2, normalize=True, value_range=(-1, 1),
+                     pad_value=1.0)
+    return grid.mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
+
+
+def save_grid(images, path, nrow=None):
+    arr = to_grid(images, nrow)
+    Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(path)
+
+
+def save_snapshot(samples, path, critic=None):
+    """Images -> a grid PNG; 2D points -> a scatter (over the critic's contour if given)."""
+    if samples.dim() == 4:
+        save_grid(samples, path)
+        return
+    fig = plot_points(samples, critic=critic, show=False)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_points(samples, real=None, critic=None, title=None, ax=None, show=True, lim=None):
+    """Scatter of 2D samples, with real points and the critic's value as a contour."""
+    samples = samples.detach().float().cpu()
+    lim = lim or max(5.0, float(samples.abs().max()) * 1.1 if len(samples) else 5.0)
+    lim = min(lim, 10.0)
+    fig, ax = _figure(ax, (4, 4))
+    if critic is not None:
+        xs = torch.linspace(-lim, lim, 100)
+        gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+        pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+        device = next(critic.parameters()).device
+        with torch.no_grad():
+            values = critic(pts.to(device)).float().cpu().view(100, 100)
+        ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.5)
+    if real is not None:
+        real = real.detach().float().cpu()
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="grey", alpha=0.3, label="real")
+    ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:orange", label="generated")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, None, show)
+
+
+def show_images(images, title=None, nrow=None, ax=None, show=True, save_to=None):
+    """A grid of images in [-1, 1] (a data-set preview or generated samples)."""
+    fig, ax = _figure(ax, (6, 6))
+    arr = to_grid(images, nrow)
+    ax.imshow(arr[..., 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return _finish(fig, save_to, show)
+
+
+def plot_losses(history, ax=None, show=True, save_to=None, label=""):
+    """G and D loss per epoch: what a healthy tug of war looks like."""
+    fig, ax = _figure(ax, (6, 4))
+    ax.plot(history["epoch"], history["d_loss"], label=f"{label}D loss".strip())
+    ax.plot(history["epoch"], history["g_loss"], label=f"{label}G loss".strip())
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Generator and discriminator loss")
+    ax.legend()
+    return _finish(fig, save_to, show)
+
+
+def plot_d_outputs(history, ax=None, show=True, save_to=None):
+    """D(x) on real and D(G(z)) on fake images; for BCE both drift to 0.5 when G keeps up."""
+    fig, ax = _figure(ax, (6, 4))
+    ax.plot(history["epoch"], history["d_real"], label="D(x), real")
+    ax.plot(history["epoch"], history["d_fake"], label="D(G(z)), fake")
+    ax.set_xlabel("epoch")
+    ax.set_title("Discriminator outputs")
+    ax.legend()
+    return _finish(fig, save_to, show)
+
+
+def plot_epoch_times(history, ax=None, show=True, save_to=None):
+    fig, ax = _figure(ax, (6, 3))
+    ax.bar(history["epoch"], history["epoch_seconds"])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("seconds")
+    ax.set_title(f"Time per epoch on {history.get('device', '?')}")
+    return _finish(fig, save_to, show)
+
+
+def make_gif(frames, path, ms_per_frame=300):
+    """Snapshot PNGs -> an animated GIF of training (the last frame held longer)."""
+    images = [Image.open(f).convert("RGB") for f in frames]
+    durations = [ms_per_frame] * (len(images) - 1) + [ms_per_frame * 4]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0)
+    return Path(path)
+
+
+def _figure(ax, size):
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=size)
+    return fig, ax
+
+
+def _finish(fig, save_to, show):
+    fig.tight_layout()
+    if save_to is not None:
+        fig.savefig(save_to, dpi=100)
+    if show and "inline" in matplotlib.get_backend().lower():
+        plt.show()
+    elif not show:
+        plt.close(fig)
+    return fig
