@@ -6,16 +6,19 @@
     run = start_run(cfg, experiment, output_dir) # run folder + W&B (never prompts)
     history = train(cfg, data, run, models=(g, d))
 """
+from . import colab
 from .config import RunConfig, quick_mode
 from .data import load_dataset
 from .models import PRESETS, build_models, describe_models
 from .tracking import Run
 from .train import DivergenceError, generate, train
-from .viz import plot_d_outputs, plot_epoch_times, plot_losses, show_images
+from .viz import plot_d_outputs, plot_epoch_times, plot_losses, show_images, show_run
 
 __version__ = "0.1.0"
 
 
-def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", resume=False):
-    """A run folder under output_dir/experiment (created when training starts)."""
-    return Run(cfg, experiment, output_dir, run_name, resume)
+def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", resume=False,
+              use_drive=False):
+    """A run folder under output_dir/experiment (created when training starts); on Colab
+    with use_drive=True it lives on Google Drive so a disconnect keeps the checkpoints."""
+    return Run(cfg, experiment, colab.output_root(output_dir, use_drive), run_name, resume)

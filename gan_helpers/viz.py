@@ -42,7 +42,7 @@ def plot_points(samples, real=None, critic=None, title=None, ax=None, show=True,
     samples = samples.detach().float().cpu()
     lim = lim or max(5.0, float(samples.abs().max()) * 1.1 if len(samples) else 5.0)
     lim = min(lim, 10.0)
-    fig, ax = _figure(ax, (4, 4))
+    fig, ax, own = _figure(ax, (4, 4))
     if critic is not None:
         xs = torch.linspace(-lim, lim, 100)
         gx, gy = torch.meshgrid(xs, xs, indexing="xy")
@@ -60,50 +60,50 @@ def plot_points(samples, real=None, critic=None, title=None, ax=None, show=True,
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    return _finish(fig, None, show)
+    return _finish(fig, None, show, own)
 
 
 def show_images(images, title=None, nrow=None, ax=None, show=True, save_to=None):
     """A grid of images in [-1, 1] (a data-set preview or generated samples)."""
-    fig, ax = _figure(ax, (6, 6))
+    fig, ax, own = _figure(ax, (6, 6))
     arr = to_grid(images, nrow)
     ax.imshow(arr[..., 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255)
     ax.axis("off")
     if title:
         ax.set_title(title)
-    return _finish(fig, save_to, show)
+    return _finish(fig, save_to, show, own)
 
 
 def plot_losses(history, ax=None, show=True, save_to=None, label=""):
     """G and D loss per epoch: what a healthy tug of war looks like."""
-    fig, ax = _figure(ax, (6, 4))
+    fig, ax, own = _figure(ax, (6, 4))
     ax.plot(history["epoch"], history["d_loss"], label=f"{label}D loss".strip())
     ax.plot(history["epoch"], history["g_loss"], label=f"{label}G loss".strip())
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("Generator and discriminator loss")
     ax.legend()
-    return _finish(fig, save_to, show)
+    return _finish(fig, save_to, show, own)
 
 
 def plot_d_outputs(history, ax=None, show=True, save_to=None):
     """D(x) on real and D(G(z)) on fake images; for BCE both drift to 0.5 when G keeps up."""
-    fig, ax = _figure(ax, (6, 4))
+    fig, ax, own = _figure(ax, (6, 4))
     ax.plot(history["epoch"], history["d_real"], label="D(x), real")
     ax.plot(history["epoch"], history["d_fake"], label="D(G(z)), fake")
     ax.set_xlabel("epoch")
     ax.set_title("Discriminator outputs")
     ax.legend()
-    return _finish(fig, save_to, show)
+    return _finish(fig, save_to, show, own)
 
 
 def plot_epoch_times(history, ax=None, show=True, save_to=None):
-    fig, ax = _figure(ax, (6, 3))
+    fig, ax, own = _figure(ax, (6, 3))
     ax.bar(history["epoch"], history["epoch_seconds"])
     ax.set_xlabel("epoch")
     ax.set_ylabel("seconds")
     ax.set_title(f"Time per epoch on {history.get('device', '?')}")
-    return _finish(fig, save_to, show)
+    return _finish(fig, save_to, show, own)
 
 
 def make_gif(frames, path, ms_per_frame=300):
@@ -115,13 +115,15 @@ def make_gif(frames, path, ms_per_frame=300):
 
 
 def _figure(ax, size):
-    if ax is not None:
-        return ax.figure, ax
+    if ax is not None:  # drawing into the caller's figure: showing and closing are theirs
+        return ax.figure, ax, False
     fig, ax = plt.subplots(figsize=size)
-    return fig, ax
+    return fig, ax, True
 
 
-def _finish(fig, save_to, show):
+def _finish(fig, save_to, show, own=True):
+    if not own:
+        return fig
     fig.tight_layout()
     if save_to is not None:
         fig.savefig(save_to, dpi=100)
@@ -130,3 +132,31 @@ def _finish(fig, save_to, show):
     elif not show:
         plt.close(fig)
     return fig
+
+
+def show_run(run_dir, show_gif=True):
+    """A finished run folder at a glance: last samples, curves, time per epoch, the GIF."""
+    import json
+    run_dir = Path(getattr(run_dir, "path", run_dir))
+    history = json.loads((run_dir / "training_metrics.json").read_text())
+    frames = sorted((run_dir / "images").glob("epoch_*.png"))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    if frames:
+        axes[0].imshow(Image.open(frames[-1]), cmap="gray")
+        axes[0].set_title(f"Fixed-noise samples, {frames[-1].stem.replace('_', ' ')}")
+    axes[0].axis("off")
+    plot_losses(history, ax=axes[1], show=False)
+    plot_d_outputs(history, ax=axes[2], show=False)
+    _finish(fig, None, True)
+    seconds = history["epoch_seconds"]
+    print(f"{len(seconds)} epochs on {history['device']}: {sum(seconds) / len(seconds):.2f} s per "
+          f"epoch on average ({min(seconds):.2f} fastest), "
+          f"{history.get('images_per_second') or 0:,.0f} images/s. Files in {run_dir}")
+    gif = run_dir / "samples.gif"
+    if show_gif and gif.exists():
+        try:
+            from IPython.display import Image as IPImage, display
+            display(IPImage(filename=str(gif)))
+        except ImportError:
+            pass
+    return history

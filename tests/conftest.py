@@ -1,0 +1,32 @@
+"""Test setup: quick mode, real MNIST from ../shared/data, W&B offline, no downloads.
+
+Set before any kernel starts, so nbmake's notebook kernels inherit it too.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+os.environ["GAN_HELPERS_QUICK"] = "1"
+os.environ["GAN_HELPERS_NO_DOWNLOAD"] = "1"
+os.environ.setdefault("GAN_DATA_DIR", str(SHARED_DATA))
+os.environ["WANDB_MODE"] = "offline"
+os.environ.pop("WANDB_API_KEY", None)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def mnist_ready():
+    if not (Path(os.environ["GAN_DATA_DIR"]) / "MNIST" / "raw").is_dir():
+        pytest.fail(f"MNIST not found under GAN_DATA_DIR={os.environ['GAN_DATA_DIR']}; "
+                    "point it at the folder holding MNIST/raw (CI: ../shared/data).")
+
+
+@pytest.fixture
+def small_cfg():
+    """A real MNIST run, shrunk: 256 images, batch 64, 1 epoch, on the CPU."""
+    from gan_helpers import RunConfig
+    return RunConfig(max_images=256, batch_size=64, epochs=1, device="cpu").validate()
