@@ -8,6 +8,8 @@ import dataclasses
 import difflib
 import json
 import os
+import re
+import typing
 from dataclasses import dataclass, field, fields
 from typing import Optional, Union
 
@@ -131,12 +133,16 @@ class RunConfig:
     # ---- validation -----------------------------------------------------------------
     def validate(self):
         """Raise ValueError naming the field and what to change; returns self."""
+        _check_types(self)
         _choice("dataset", self.dataset, DATASETS)
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("precision", self.precision, PRECISIONS)
         _choice("wandb_mode", self.wandb_mode, WANDB_MODES)
         _choice("on_divergence", self.on_divergence, ("stop", "warn"))
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ValueError(f"device={self.device!r} is not a device name: use 'auto' (GPU when "
+                             f"there is one), 'cpu', 'cuda' or 'cuda:1'.")
         for name in ("batch_size", "epochs", "noise_dim", "snapshot_every", "n_samples"):
             _int(name, getattr(self, name), low=1)
         for name in ("max_images", "n_critic", "seed"):
@@ -210,6 +216,38 @@ class RunConfig:
 
 def quick_mode():
     return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+_TYPE_WORDS = {int: "a whole number", float: "a number", str: "text in quotes",
+               bool: "True or False", list: "a list such as [256, 128, 64]",
+               tuple: "a pair such as (0.5, 0.999)"}
+
+
+def _is(value, kind):
+    if kind is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is float:
+        return isinstance(value, (int, float))
+    if kind in (list, tuple):  # Colab form fields may hand a list over as "256,128,64"
+        return isinstance(value, (list, tuple, str))
+    return isinstance(value, kind)
+
+
+def _check_types(cfg):
+    """Every field against its annotation, so a wrong type is named before it fails deep inside."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        kinds = [k for k in (typing.get_args(f.type) or (f.type,)) if k is not type(None)]
+        if value is None and len(kinds) < len(typing.get_args(f.type) or (f.type,)):
+            continue
+        if not any(_is(value, k) for k in kinds):
+            expected = " or ".join(_TYPE_WORDS.get(k, k.__name__) for k in kinds)
+            if f.default is None:
+                expected += ", or None (the preset's or the automatic value)"
+            raise ValueError(f"{f.name}={value!r} has the wrong type ({type(value).__name__}): "
+                             f"expected {expected}.")
 
 
 def _suggest(value, valid):
