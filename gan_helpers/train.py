@@ -173,7 +173,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             row = dict(epoch=epoch, **means, epoch_seconds=time.perf_counter() - t0)
-            d_wins = _check_divergence(cfg, row, d_wins)
+            d_wins, finite = _check_divergence(cfg, row, d_wins)
             bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
                             s_per_epoch=f"{row['epoch_seconds']:.1f}")
             state = SimpleNamespace(epoch=epoch, generator=g, discriminator=d, cfg=cfg,
@@ -186,8 +186,9 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
                 snap = None
                 if epoch % cfg.snapshot_every == 0 or epoch == cfg.epochs:
                     snap = run.save_snapshot(epoch, _sample(g, fixed_noise), _critic_for_plot(cfg, d))
-                run.save_checkpoint(_checkpoint(cfg, epoch, g, d, opt_g, opt_d, scaler,
-                                                fixed_noise, history, gen), epoch)
+                if finite:  # with on_divergence="warn", NaN weights never replace good ones
+                    run.save_checkpoint(_checkpoint(cfg, epoch, g, d, opt_g, opt_d, scaler,
+                                                    fixed_noise, history, gen), epoch)
                 run.log_epoch(history, snap)
     except KeyboardInterrupt:  # a student stopping early still gets the figures
         print(f"Interrupted; the checkpoint after epoch {len(history['epoch'])} is kept "
@@ -265,7 +266,8 @@ def _epoch_means(sums, n_steps, cfg):
 
 
 def _check_divergence(cfg, row, d_wins):
-    """NaN/inf, or D winning outright for D_WINS_EPOCHS epochs: stop (or warn) with advice."""
+    """NaN/inf, or D winning outright for D_WINS_EPOCHS epochs: stop (or warn) with advice.
+    Returns (epochs in a row D has won, whether this epoch's numbers are finite)."""
     values = [v for k, v in row.items() if isinstance(v, float)]
     bad = not all(np.isfinite(values))
     if cfg.loss == "bce" and row["d_fake"] < 0.01 and row["g_loss"] > 6:
@@ -285,7 +287,7 @@ def _check_divergence(cfg, row, d_wins):
             raise DivergenceError(message)
         print("WARNING:", message)
         d_wins = 0
-    return d_wins
+    return d_wins, not bad
 
 
 @torch.no_grad()
