@@ -97,6 +97,7 @@ class RunConfig:
         Quick mode (env GAN_HELPERS_QUICK=1) then shrinks the run; the config is validated.
         """
         cfg = cls(**{k: params[k] for k in cls.field_names() if k in params})
+        _check_types(cfg)  # before quick mode compares numbers
         if quick_mode():
             cfg = cfg.quick(quiet=quiet)
         return cfg.validate()
@@ -108,7 +109,7 @@ class RunConfig:
             epochs=min(self.epochs, 2),
             max_images=min(self.max_images or 512, 512),
             batch_size=min(self.batch_size, 64),
-            snapshot_every=1,
+            snapshot_every=min(self.snapshot_every, 1),
         )
         if not quiet:
             print(f"Quick mode ({QUICK_ENV}=1): {small.epochs} epochs on {small.max_images} "

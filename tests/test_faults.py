@@ -1,0 +1,204 @@
+"""Faults and bad input: kill-and-resume, divergence, the bad-input table, no leaked secrets."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import gan_helpers as gh
+from gan_helpers import RunConfig
+from gan_helpers.train import DivergenceError
+
+ROOT = Path(__file__).resolve().parents[1]
+NB01 = ROOT / "notebooks" / "01_mnist_dcgan_baseline.ipynb"
+STATS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+
+def papermill_cmd(out_dir, run_name, **params):
+    params = {**dict(output_dir=str(out_dir), run_name=run_name, epochs=4, max_images=256,
+                     batch_size=64, wandb_mode="offline"), **params}
+    cmd = [sys.executable, "-m", "papermill", str(NB01), str(out_dir / f"{run_name}.ipynb"),
+           "--log-level", "WARNING"]
+    for k, v in params.items():
+        cmd += ["-p", k, str(v)]  # papermill reads 4 as int, True as bool
+    return cmd
+
+
+def full_mode_env(**extra):
+    env = dict(os.environ, GAN_HELPERS_QUICK="0", **extra)
+    return env
+
+
+def test_kill_and_resume_equals_an_uninterrupted_run(mnist_ready, tmp_path):
+    """4 epochs straight == 2+ epochs, SIGKILL of the whole papermill process group, resume."""
+    env = full_mode_env()
+    straight = subprocess.run(papermill_cmd(tmp_path, "straight"), env=env, capture_output=True,
+                              text=True, timeout=300)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+
+    run_dir = tmp_path / "01_mnist_dcgan_baseline" / "killed"
+    proc = subprocess.Popen(papermill_cmd(tmp_path, "killed"), env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not (run_dir / "checkpoints" / "epoch_002.pt").exists():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline, "no checkpoint after epoch 2"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # papermill and its kernel: a Colab disconnect
+    proc.wait()
+    assert not (run_dir / "checkpoints" / "epoch_004.pt").exists()
+    wandb_id = json.loads((run_dir / "hyperparameters.json").read_text())["wandb_run_id"]
+
+    resumed = subprocess.run(papermill_cmd(tmp_path, "killed", resume=True), env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    a = torch.load(tmp_path / "01_mnist_dcgan_baseline" / "straight" / "checkpoints" / "epoch_004.pt",
+                   weights_only=True)
+    b = torch.load(run_dir / "checkpoints" / "epoch_004.pt", weights_only=True)
+    for net in ("generator", "discriminator"):
+        for name, tensor in a[net].items():
+            assert torch.allclose(tensor.float(), b[net][name].float(), atol=1e-6, rtol=0), (net, name)
+    ma = json.loads((tmp_path / "01_mnist_dcgan_baseline" / "straight" / "training_metrics.json").read_text())
+    mb = json.loads((run_dir / "training_metrics.json").read_text())
+    assert ma["epoch"] == mb["epoch"] == [1, 2, 3, 4]
+    for key in STATS:
+        assert mb[key] == pytest.approx(ma[key], abs=1e-6), key
+    assert json.loads((run_dir / "hyperparameters.json").read_text())["wandb_run_id"] == wandb_id
+    assert (run_dir / "images" / "epoch_004.png").exists() and (run_dir / "samples.gif").exists()
+    assert len(list((run_dir / "checkpoints").glob("epoch_*.pt"))) == 2  # the last two kept
+
+
+def test_resume_with_another_config_names_the_fields(mnist_ready, small_cfg, tmp_path):
+    data = gh.load_dataset(small_cfg)
+    gh.train(small_cfg.replace(wandb_mode="disabled"), data,
+             gh.start_run(small_cfg.replace(wandb_mode="disabled"), "e", str(tmp_path), "r"),
+             progress=False)
+    other = small_cfg.replace(lr_g=3e-4, batch_size=32, epochs=3, wandb_mode="disabled")
+    before = sorted(p.name for p in (tmp_path / "e" / "r").rglob("*"))
+    with pytest.raises(ValueError) as err:
+        gh.train(other, data, gh.start_run(other, "e", str(tmp_path), "r", resume=True), progress=False)
+    assert "lr_g" in str(err.value) and "batch_size" in str(err.value)
+    assert "epochs" not in str(err.value)  # more epochs is what resuming is for
+    assert sorted(p.name for p in (tmp_path / "e" / "r").rglob("*")) == before
+
+
+def test_resume_without_checkpoints_says_what_to_do(small_cfg, tmp_path):
+    with pytest.raises(FileNotFoundError, match="resume=False"):
+        gh.start_run(small_cfg, "nothing-here", str(tmp_path), resume=True)
+
+
+def test_divergence_stops_with_advice_and_keeps_the_good_checkpoint(mnist_ready, tmp_path):
+    """D at lr 0.5: D(G(z)) hits 0 and G's loss explodes; the run stops and says what to try."""
+    cfg = RunConfig(max_images=128, batch_size=64, epochs=8, lr_d=0.5, lr_g=0.5,
+                    device="cpu", wandb_mode="disabled").validate()
+    run = gh.start_run(cfg, "diverge", str(tmp_path), "r")
+    with pytest.raises(DivergenceError) as err:
+        gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
+    message = str(err.value)
+    for knob in ("lr_d", "label_smoothing", "instance_noise", "wgan-gp"):
+        assert knob in message
+    kept = run.checkpoints()
+    assert kept, "the last good checkpoint must be kept"
+    state = torch.load(kept[-1], weights_only=True)
+    assert all(torch.isfinite(t).all() for t in state["generator"].values() if t.is_floating_point())
+
+
+def test_nan_in_warn_mode_never_replaces_good_checkpoints(mnist_ready, tmp_path, capsys):
+    cfg = RunConfig(max_images=128, batch_size=64, epochs=2, optimizer="sgd", lr_g=0.9, lr_d=0.9,
+                    device="cpu", wandb_mode="disabled", on_divergence="warn").validate()
+    run = gh.start_run(cfg, "nan", str(tmp_path), "r")
+    history = gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
+    assert "WARNING: Training diverged" in capsys.readouterr().out
+    assert len(history["epoch"]) == 2
+    for path in run.checkpoints():
+        state = torch.load(path, weights_only=True)
+        assert all(torch.isfinite(t).all() for t in state["generator"].values()
+                   if t.is_floating_point())
+
+
+# ---- bad input, answered before any file is written ------------------------------------------
+BAD_CONFIGS = [
+    # wrong type
+    (dict(batch_size="64"), "batch_size"), (dict(epochs=2.5), "epochs"),
+    (dict(noise_dim=None), "noise_dim"), (dict(lr_g="1e-4"), "lr_g"), (dict(lr_d=[1e-4]), "lr_d"),
+    (dict(dataset=1), "dataset"), (dict(preset=None), "preset"), (dict(seed=1.5), "seed"),
+    (dict(label_smoothing="0.9"), "label_smoothing"), (dict(instance_noise=None), "instance_noise"),
+    (dict(betas_g=0.5), "betas_g"), (dict(g_channels=64), "g_channels"), (dict(g_kernel=4.0), "g_kernel"),
+    (dict(g_refine="1"), "g_refine"), (dict(d_dropout="0.3"), "d_dropout"), (dict(compile="yes"), "compile"),
+    (dict(channels_last=1), "channels_last"), (dict(n_critic=5.0), "n_critic"),
+    (dict(gp_lambda="10"), "gp_lambda"), (dict(image_size="28"), "image_size"),
+    (dict(wandb_project=None), "wandb_project"), (dict(max_images=-1), "max_images"),
+    # out of range
+    (dict(lr_g=0.0), "lr_g"), (dict(lr_d=-1e-4), "lr_d"), (dict(lr_d=1.5), "lr_d"),
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=-8), "batch_size"), (dict(epochs=0), "epochs"),
+    (dict(noise_dim=0), "noise_dim"), (dict(label_smoothing=0.0), "label_smoothing"),
+    (dict(label_smoothing=1.1), "label_smoothing"), (dict(instance_noise=-0.1), "instance_noise"),
+    (dict(instance_noise=1.0), "instance_noise"), (dict(betas_d=(0.5, 1.0)), "betas_d"),
+    (dict(gp_lambda=-1.0), "gp_lambda"), (dict(clip_value=0.0), "clip_value"),
+    (dict(image_size=30), "image_size"), (dict(channels=2), "channels"), (dict(d_dropout=1.0), "d_dropout"),
+    (dict(snapshot_every=0), "snapshot_every"), (dict(device="gpu"), "device"),
+    # unknown names, with the valid names or a close match
+    (dict(optimizer="adamw"), "did you mean 'adam'"), (dict(loss="wgan_gp"), "did you mean 'wgan-gp'"),
+    (dict(g_norm="batchnorm"), "did you mean 'batch'"), (dict(preset="dcgan"), "did you mean 'dcgan64'"),
+    (dict(dataset="mnsit"), "did you mean 'mnist'"), (dict(precision="fp8"), "fp32"),
+    (dict(upsample="pixelshuffle"), "upsample"), (dict(wandb_mode="on"), "wandb_mode"),
+    # impossible shapes, and BatchNorm in a critic
+    (dict(g_strides=[2, 2, 2]), "image_size"), (dict(g_kernel=1), "generator layer"),
+    (dict(g_strides=[1, 2]), "g_strides has 2 entries"), (dict(d_kernel=1), "discriminator layer 1"),
+    (dict(d_strides=[2, 2, 2]), "d_strides has 3 entries"),
+    (dict(preset="dcgan64"), "not a multiple of 16"),
+    (dict(loss="wgan-gp", preset="dcgan64", image_size=64), "d_norm='instance'"),
+    # data
+    (dict(dataset="folder"), "data_path"),
+]
+
+
+@pytest.mark.parametrize("change, words", BAD_CONFIGS, ids=[str(c) for c, _ in BAD_CONFIGS])
+def test_bad_config_is_refused_before_anything_is_written(change, words, tmp_path):
+    params = dict(experiment="x", output_dir=str(tmp_path), **change)
+    with pytest.raises(ValueError) as err:
+        RunConfig.from_params(params, quiet=True)
+    assert words in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_larger_than_the_data_set(mnist_ready, tmp_path):
+    cfg = RunConfig(max_images=100, batch_size=128).validate()
+    with pytest.raises(ValueError, match="batch_size <= 100"):
+        gh.load_dataset(cfg)
+
+
+def test_missing_data_folder_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_DATA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError) as err:
+        gh.load_dataset(RunConfig(dataset="fashion_mnist").validate())
+    assert "download_mnist.py" in str(err.value) and "GAN_DATA_DIR" in str(err.value)
+
+
+def test_online_wandb_without_a_key_is_refused(monkeypatch, small_cfg, tmp_path):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    with pytest.raises(ValueError, match="WANDB_API_KEY"):
+        gh.start_run(small_cfg.replace(wandb_mode="online"), "x", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- secrets -------------------------------------------------------------------------------
+def test_wandb_key_never_lands_in_any_file(mnist_ready, tmp_path):
+    """A notebook run with a (fake) key in the environment: grep every file it produced."""
+    key = "0123456789abcdef0123456789abcdef01234567"  # W&B keys are 40 hex characters
+    env = dict(os.environ, GAN_HELPERS_QUICK="1", WANDB_API_KEY=key, WANDB_MODE="offline")
+    cmd = papermill_cmd(tmp_path, "secret", wandb_mode="auto")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert key not in out.stdout + out.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".wandb" for p in files) and any(p.suffix == ".ipynb" for p in files)
+    leaked = [str(p) for p in files if key.encode() in p.read_bytes()]
+    assert leaked == []
