@@ -70,6 +70,7 @@ class RunConfig:
     n_critic: int = 0              # D steps per G step; 0 = 5 for wgan / wgan-gp, else 1
     gp_lambda: float = 10.0
     clip_value: float = 0.01       # weight clipping for loss == "wgan"
+    lr_decay: str = "none"         # "linear": both lrs fall linearly towards 0 over the epochs
     precision: str = "auto"
     device: str = "auto"
     seed: int = 42
@@ -141,6 +142,7 @@ class RunConfig:
         _choice("precision", self.precision, PRECISIONS)
         _choice("wandb_mode", self.wandb_mode, WANDB_MODES)
         _choice("on_divergence", self.on_divergence, ("stop", "warn"))
+        _choice("lr_decay", self.lr_decay, ("none", "linear"))
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ValueError(f"device={self.device!r} is not a device name: use 'auto' (GPU when "
                              f"there is one), 'cpu', 'cuda' or 'cuda:1'.")

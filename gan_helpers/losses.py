@@ -46,6 +46,20 @@ def gradient_penalty(critic, real, fake, generator=None):
     return ((norms - 1) ** 2).mean(), norms.detach().mean()
 
 
+def critic_gradient_norms(critic, real, fake, seed=0):
+    """Per-sample ||grad D(x_hat)|| on random interpolates of real and fake (the quantity the
+    penalty pushes towards 1), for plotting its distribution after training."""
+    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    g = torch.Generator(device=real.device).manual_seed(seed)
+    eps = torch.rand(shape, device=real.device, generator=g, dtype=real.dtype)
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
+    was_training = critic.training
+    critic.eval()
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat)
+    critic.train(was_training)
+    return grad.flatten(1).norm(2, dim=1).detach()
+
+
 def score_to_probability(kind, scores):
     """What to log as D(x) / D(G(z)): a probability for BCE, the raw score otherwise."""
     return torch.sigmoid(scores) if kind == "bce" else scores

@@ -159,6 +159,10 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
             g.train(), d.train()
             sums = torch.zeros(len(STATS), device=device)
             noise_std = cfg.instance_noise * (1 - (epoch - 1) / cfg.epochs)
+            if cfg.lr_decay == "linear":  # as the WGAN-GP paper's CIFAR runs; set from the epoch, so resume-safe
+                for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
+                    for group in opt.param_groups:
+                        group["lr"] = lr * (1 - (epoch - 1) / cfg.epochs)
             t0 = time.perf_counter()
             for i, real in enumerate(batches(data, cfg.batch_size, gen)):
                 if speed["channels_last"]:
@@ -169,11 +173,14 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
                     stats = stats + step_g(fake, noise_std)
                 sums += stats
                 bar.update(1)
-            means = _epoch_means(sums.tolist(), n_steps, cfg)  # the one host sync per epoch
+            grad_names, grad_norms = layer_grad_norms(g, d)
+            host = torch.cat([sums, grad_norms]).tolist()  # the one host sync per epoch
+            means = _epoch_means(host[:len(STATS)], n_steps, cfg)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             row = dict(epoch=epoch, **means, epoch_seconds=time.perf_counter() - t0)
             d_wins, finite = _check_divergence(cfg, row, d_wins)
+            row.update(zip(grad_names, host[len(STATS):]))  # scaler.step unscaled fp16 grads
             bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
                             s_per_epoch=f"{row['epoch_seconds']:.1f}")
             state = SimpleNamespace(epoch=epoch, generator=g, discriminator=d, cfg=cfg,
@@ -252,6 +259,23 @@ def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
     if speed["compile"]:
         step_d, step_g = torch.compile(step_d), torch.compile(step_g)
     return step_d, step_g
+
+
+def layer_grad_norms(g, d):
+    """L2 norm of each layer's gradient (weights and bias together) from the last step's
+    .grad, as (names "grad/G/<layer>" and "grad/D/<layer>", one device tensor): read with
+    the epoch's one host sync, so no per-step cost."""
+    names, norms = [], []
+    for tag, net in (("G", g), ("D", d)):
+        layers = {}
+        for name, p in net.named_parameters():
+            if p.grad is not None:
+                layers.setdefault(name.rsplit(".", 1)[0], []).append(p.grad.detach().float().pow(2).sum())
+        for layer, parts in layers.items():
+            names.append(f"grad/{tag}/{layer}")
+            norms.append(torch.stack(parts).sum().sqrt())
+    device = next(g.parameters()).device
+    return names, torch.stack(norms) if norms else torch.zeros(0, device=device)
 
 
 def _epoch_means(sums, n_steps, cfg):

@@ -160,3 +160,115 @@ def show_run(run_dir, show_gif=True):
         except ImportError:
             pass
     return history
+
+
+# ---- mode collapse and WGAN-GP machinery (notebook 04) ------------------------------------
+def layer_grad_columns(history, net):
+    """{layer: per-epoch gradient norms} from the history's "grad/G/..." or "grad/D/..." keys."""
+    prefix = f"grad/{net}/"
+    return {k[len(prefix):]: v for k, v in history.items() if k.startswith(prefix)}
+
+
+def plot_layer_grad_norms(history, title="", axes=None, show=True, save_to=None):
+    """Per-layer gradient norms of G and D per epoch (last step of each epoch), log scale.
+    Vanishing: the early layers' curves fall towards 0 while D wins; exploding: they climb
+    by orders of magnitude."""
+    own = axes is None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6)) if own else (axes[0].figure, axes)
+    for ax, net, name in zip(axes, "GD", ("generator", "discriminator / critic")):
+        columns = layer_grad_columns(history, net)
+        for i, (layer, values) in enumerate(columns.items()):
+            pts = [(e, v) for e, v in zip(history["epoch"], values) if v is not None and v > 0]
+            if pts:
+                ax.plot(*zip(*pts), label=layer, color=plt.cm.viridis(i / max(len(columns) - 1, 1)))
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("||grad|| of the layer's weights")
+        ax.set_title(f"{title} {name}: gradient norm per layer".strip())
+        if columns:
+            ax.legend(fontsize=7, title="input → output", title_fontsize=7)
+    return _finish(fig, save_to, show, own)
+
+
+def plot_critic_grad_norms(norms, ax=None, show=True, save_to=None, label=None):
+    """Histogram of ||grad D(x_hat)|| on interpolates against the target 1 the penalty asks for."""
+    fig, ax, own = _figure(ax, (5, 3.6))
+    norms = torch.as_tensor(norms).float().cpu()
+    ax.hist(norms.numpy(), bins=40, alpha=0.6, label=label)
+    ax.axvline(1.0, color="k", ls="--", label="target 1 (1-Lipschitz)")
+    ax.set_xlabel("||∇D(x̂)|| on random interpolates x̂")
+    ax.set_ylabel("count")
+    ax.set_title(f"Critic gradient norms (mean {float(norms.mean()):.2f})")
+    ax.legend(fontsize=8)
+    return _finish(fig, save_to, show, own)
+
+
+def plot_wasserstein(history, ax=None, show=True, save_to=None, label=""):
+    """Critic's Wasserstein estimate E[D(x)] - E[D(G(z))] per epoch (and the GP term when
+    there is one): falling towards 0 means G's samples get harder to tell from the data."""
+    fig, ax, own = _figure(ax, (6, 3.6))
+    if "wasserstein" not in history:
+        raise ValueError("this history has no 'wasserstein' column: it is logged for "
+                         "loss='wgan' or 'wgan-gp' runs only.")
+    ax.plot(history["epoch"], history["wasserstein"], label=f"{label} Wasserstein estimate".strip())
+    if history.get("gp") and any(v is not None for v in history["gp"]):
+        ax.plot(history["epoch"], history["gp"], ls=":", label=f"{label} GP term".strip())
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("epoch")
+    ax.set_title("Critic's Wasserstein estimate")
+    ax.legend(fontsize=8)
+    return _finish(fig, save_to, show, own)
+
+
+def plot_metric(histories, name, ax=None, show=True, save_to=None, target=None):
+    """One metric (e.g. modes_captured, class_coverage, fid) per evaluation epoch for several
+    runs: {label: history}."""
+    fig, ax, own = _figure(ax, (6, 3.6))
+    for label, history in histories.items():
+        pts = [(e, v) for e, v in zip(history["epoch"], history.get(name, [])) if v is not None]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", ms=3, label=label)
+    if target is not None:
+        ax.axhline(target, color="k", ls="--", lw=0.8, label="all")
+    ax.set_xlabel("epoch")
+    ax.set_title(name)
+    ax.legend(fontsize=8)
+    return _finish(fig, save_to, show, own)
+
+
+def plot_class_histograms(counts, ax=None, show=True, save_to=None):
+    """Predicted-digit histograms of generated samples, {label: 10 counts}: a collapsed
+    generator piles its samples onto one or two digits; uniform is the dashed line."""
+    fig, ax, own = _figure(ax, (7, 3.6))
+    k = len(counts)
+    width = 0.8 / max(k, 1)
+    for i, (label, c) in enumerate(counts.items()):
+        c = torch.as_tensor(c).float()
+        ax.bar(torch.arange(len(c)) + (i - (k - 1) / 2) * width, c / c.sum(), width, label=label)
+    ax.axhline(0.1, color="k", ls="--", lw=0.8, label="uniform")
+    ax.set_xticks(range(10))
+    ax.set_xlabel("digit predicted by the classifier")
+    ax.set_ylabel("fraction of samples")
+    ax.legend(fontsize=8)
+    return _finish(fig, save_to, show, own)
+
+
+def plot_point_snapshot(snapshot, real=None, ax=None, show=True, title=None):
+    """One stored 2D snapshot (dict epoch, samples, lim, critic grid) as samples over contour."""
+    fig, ax, own = _figure(ax, (4, 4))
+    lim = snapshot["lim"]
+    values = snapshot.get("critic")
+    if values is not None:
+        xs = torch.linspace(-lim, lim, values.shape[0])
+        gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+        ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.5)
+    if real is not None:
+        real = torch.as_tensor(real).float().cpu()
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="grey", alpha=0.3)
+    s = snapshot["samples"]
+    ax.scatter(s[:, 0], s[:, 1], s=3, c="tab:orange")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_title(title or f"epoch {snapshot['epoch']}")
+    return _finish(fig, None, show, own)

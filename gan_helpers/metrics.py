@@ -1,0 +1,328 @@
+"""Offline quality metrics: is the generator covering the data, and how well?
+
+2D toy sets (ring8, grid25), after VEEGAN / PacGAN: a sample is *high quality* when it lies
+within 3 standard deviations of its nearest mode; a mode is *captured* when it is the nearest
+mode of at least one high-quality sample; `mode_kl` is KL(captured-mode histogram || uniform).
+
+MNIST: a small CNN classifier (`MnistClassifier`, trained by data_scripts/train_classifier.py,
+weights shipped in gan_helpers/weights/) labels generated digits: `class_coverage` (classes
+that get at least 1 % of the samples), `class_kl` (KL of the predicted-class histogram from
+uniform), and `fid` / `kid` on its 128-d penultimate features against the MNIST test set.
+FID here is *classifier-FID*: it is not comparable with Inception-FID numbers from papers,
+and FID is biased upward at small N, so only compare values computed at the same N
+(FID_SAMPLES = 2000 by default; quick mode uses 500).
+
+`CollapseDetector` is a training callback that samples every K epochs, records these
+numbers in the history (so in training_metrics.json and W&B) and prints a warning when the
+generator has collapsed.
+"""
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import quick_mode
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+FID_SAMPLES = 2000          # generated and test images per FID/KID; compare only at equal N
+QUICK_FID_SAMPLES = 500
+MIN_CLASS_FRACTION = 0.01   # a class is "covered" when >= 1 % of the samples are predicted as it
+
+
+# ---- 2D toy mixtures -----------------------------------------------------------------------
+def _points(samples):
+    return torch.as_tensor(samples).detach().float().cpu().reshape(-1, 2)
+
+
+def nearest_modes(samples, dataset="ring8"):
+    """(index of the nearest mode, is-high-quality) for every 2D sample."""
+    from .toy import mode_centers, mode_std
+    centers = mode_centers(dataset)
+    dist = torch.cdist(_points(samples), centers)
+    d_min, idx = dist.min(1)
+    return idx, d_min <= 3 * mode_std(dataset)
+
+
+def mode_histogram(samples, dataset="ring8"):
+    """How many high-quality samples sit at each mode (a LongTensor, one count per mode)."""
+    from .toy import mode_centers
+    idx, hq = nearest_modes(samples, dataset)
+    return torch.bincount(idx[hq], minlength=len(mode_centers(dataset)))
+
+
+def modes_captured(samples, dataset="ring8"):
+    """Modes that are the nearest mode of at least one high-quality sample (0..8 or 0..25)."""
+    return int((mode_histogram(samples, dataset) > 0).sum())
+
+
+def high_quality_fraction(samples, dataset="ring8"):
+    """Fraction of samples within 3 std of their nearest mode."""
+    _, hq = nearest_modes(samples, dataset)
+    return float(hq.float().mean()) if len(hq) else 0.0
+
+
+def mode_kl(samples, dataset="ring8"):
+    """KL(histogram of high-quality samples over modes || uniform): 0 = every mode equally
+    often, log(#modes) = everything at one mode (also returned when no sample is high quality)."""
+    return _kl_from_uniform(mode_histogram(samples, dataset))
+
+
+def _kl_from_uniform(counts):
+    counts = torch.as_tensor(counts).double()
+    k, total = len(counts), float(counts.sum())
+    if total == 0:
+        return math.log(k)
+    p = counts / total
+    p = p[p > 0]
+    return float((p * torch.log(p * k)).sum())
+
+
+def point_metrics(samples, dataset="ring8"):
+    """All three 2D metrics under their history names."""
+    return {"modes_captured": modes_captured(samples, dataset),
+            "high_quality_fraction": high_quality_fraction(samples, dataset),
+            "mode_kl": mode_kl(samples, dataset)}
+
+
+# ---- the MNIST classifier ------------------------------------------------------------------
+class MnistClassifier(nn.Module):
+    """A small CNN (about 240k weights, ~99.3 % on MNIST test) whose 128-d penultimate layer
+    is the feature space for classifier-FID/KID. Input: (N, 1, 28, 28) in [-1, 1]."""
+
+    feature_dim = 128
+
+    def __init__(self, n_classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # 14x14
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 7x7
+            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 3x3
+            nn.Flatten(), nn.Linear(128 * 9, self.feature_dim), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(self.feature_dim, n_classes))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def classifier_path(dataset="mnist"):
+    return WEIGHTS_DIR / f"{dataset}_classifier.pt"
+
+
+_CLASSIFIERS = {}
+
+
+def load_classifier(dataset="mnist", device="cpu"):
+    """The shipped classifier for `dataset`, in eval mode (loaded once per process)."""
+    path = classifier_path(dataset)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no classifier weights for dataset={dataset!r} at {path}. Train them with "
+            f"`python data_scripts/train_classifier.py --dataset {dataset}` (needs the data set "
+            f"under GAN_DATA_DIR); the package ships MNIST's.")
+    key = (dataset, str(device))
+    if key not in _CLASSIFIERS:
+        model = MnistClassifier()
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        _CLASSIFIERS[key] = model.to(device).eval()
+    return _CLASSIFIERS[key]
+
+
+def _as_classifier_input(images):
+    """Generated or real images -> (N, 1, 28, 28) float in [-1, 1]."""
+    x = torch.as_tensor(images)
+    if x.dtype == torch.uint8:
+        x = x.float().div(127.5).sub(1.0)
+    x = x.float()
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.shape[1] == 3:
+        x = x.mean(1, keepdim=True)
+    if x.shape[-1] != 28:
+        x = F.interpolate(x, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+    return x
+
+
+@torch.no_grad()
+def classify(images, dataset="mnist", batch_size=500):
+    """(predicted classes, 128-d features) for images in [-1, 1] (or uint8)."""
+    device = images.device if torch.is_tensor(images) else "cpu"
+    model = load_classifier(dataset, device)
+    preds, feats = [], []
+    x_all = _as_classifier_input(images)
+    for i in range(0, len(x_all), batch_size):
+        f = model.features(x_all[i:i + batch_size].to(device))
+        feats.append(f.float().cpu())
+        preds.append(model.head(f).argmax(1).cpu())
+    return torch.cat(preds), torch.cat(feats)
+
+
+def class_histogram(images, dataset="mnist", n_classes=10):
+    preds, _ = classify(images, dataset)
+    return torch.bincount(preds, minlength=n_classes)
+
+
+def class_coverage(images, dataset="mnist", min_fraction=MIN_CLASS_FRACTION):
+    """How many of the 10 classes get at least `min_fraction` of the samples."""
+    counts = class_histogram(images, dataset)
+    return int((counts >= max(1, min_fraction * counts.sum())).sum())
+
+
+def class_kl(images, dataset="mnist"):
+    """KL(predicted-class histogram || uniform): 0 = balanced, log 10 = 2.30 = one class."""
+    return _kl_from_uniform(class_histogram(images, dataset))
+
+
+# ---- FID / KID on classifier features ------------------------------------------------------
+_TEST_FEATURES = {}
+
+
+def test_images(dataset="mnist"):
+    """The real test split as uint8 (N, 1, 28, 28): the reference set for FID/KID."""
+    from torchvision import datasets
+    from .data import DATA_ENV, data_dir
+    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
+    try:
+        ds = cls(root=str(data_dir()), train=False, download=False)
+    except RuntimeError as e:
+        raise FileNotFoundError(
+            f"{cls.__name__} test files (t10k-*) not found under {data_dir()}/{cls.__name__}/raw: "
+            f"run data_scripts/download_mnist.py or point {DATA_ENV} at them.") from e
+    return ds.data.unsqueeze(1), ds.targets
+
+
+def test_features(dataset="mnist", n=FID_SAMPLES):
+    """Features of a fixed subset (the first n after a seeded shuffle) of the test set."""
+    if (dataset, n) not in _TEST_FEATURES:
+        images, _ = test_images(dataset)
+        idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:n]
+        _TEST_FEATURES[(dataset, n)] = classify(images[idx], dataset)[1]
+    return _TEST_FEATURES[(dataset, n)]
+
+
+def _features(x, dataset):
+    x = torch.as_tensor(x)
+    if x.dim() == 2 and x.shape[1] == MnistClassifier.feature_dim:
+        return x.double()  # already features
+    return classify(x, dataset)[1].double()
+
+
+def fid(images, reference=None, dataset="mnist"):
+    """Frechet distance between classifier features of `images` and the reference (default:
+    as many test images as there are samples). Biased upward at small N: compare at equal N."""
+    a = _features(images, dataset)
+    b = _features(reference, dataset) if reference is not None else test_features(dataset, len(a)).double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = torch.cov(a.T), torch.cov(b.T)
+    # trace sqrt(ca cb) from the eigenvalues of sqrt(ca) cb sqrt(ca) (symmetric, stable)
+    va, ua = torch.linalg.eigh(ca)
+    sa = (ua * va.clamp(min=0).sqrt()) @ ua.T
+    eig = torch.linalg.eigvalsh(sa @ cb @ sa).clamp(min=0)
+    value = (mu_a - mu_b).pow(2).sum() + ca.trace() + cb.trace() - 2 * eig.sqrt().sum()
+    return float(value.clamp(min=0))
+
+
+def kid(images, reference=None, dataset="mnist", subsets=10, subset_size=None, seed=0):
+    """Kernel Inception Distance (unbiased MMD^2, cubic polynomial kernel k(x,y) = (x.y/d+1)^3)
+    on classifier features scaled by the reference's RMS, averaged over random subsets of up to
+    1000; ~0 (it can dip below 0) for the same distribution, unbiased in N."""
+    a = _features(images, dataset)
+    b = _features(reference, dataset) if reference is not None else test_features(dataset, len(a)).double()
+    scale = b.pow(2).mean().sqrt()  # ReLU features are O(10): rescale so the kernel is O(1)
+    a, b = a / scale, b / scale
+    m = min(subset_size or 1000, len(a), len(b))
+    d = a.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(subsets):
+        x = a[torch.randperm(len(a), generator=g)[:m]]
+        y = b[torch.randperm(len(b), generator=g)[:m]]
+        kxx, kyy, kxy = [(p @ q.T / d + 1) ** 3 for p, q in ((x, x), (y, y), (x, y))]
+        mmd = ((kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+               + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)) - 2 * kxy.mean())
+        values.append(float(mmd))
+    return float(np.mean(values))
+
+
+def image_metrics(images, dataset="mnist", with_fid=True):
+    """class_coverage, class_kl (and fid, kid) of a batch of generated images."""
+    preds, feats = classify(images, dataset)
+    counts = torch.bincount(preds, minlength=10)
+    out = {"class_coverage": int((counts >= max(1, MIN_CLASS_FRACTION * counts.sum())).sum()),
+           "class_kl": _kl_from_uniform(counts)}
+    if with_fid:
+        out["fid"] = fid(feats, dataset=dataset)
+        out["kid"] = kid(feats, dataset=dataset)
+    return out
+
+
+def fid_samples():
+    return QUICK_FID_SAMPLES if quick_mode() else FID_SAMPLES
+
+
+# ---- the collapse detector -----------------------------------------------------------------
+class CollapseDetector:
+    """Training callback: every `every` epochs draw `n` samples and measure coverage.
+
+    2D data: collapse = fewer than `min_coverage` of the modes captured.
+    Images:  collapse = fewer than `min_coverage` of the classes covered, or class_kl above
+    `max_kl` (a generator making mostly one or two digits). The defaults were checked on a
+    constant-output generator (flagged) and on real MNIST images (not flagged); see
+    tests/test_metrics.py. Returns the metrics (recorded in training_metrics.json / W&B under
+    their names, plus `collapse` = 1 or 0) and prints a warning when collapse is detected.
+    """
+
+    def __init__(self, every=1, n=None, min_coverage=0.75, max_kl=0.5, with_fid=False,
+                 seed=1234, verbose=True):
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every={every!r} must be a whole number of epochs >= 1.")
+        if not 0 < min_coverage <= 1:
+            raise ValueError(f"min_coverage={min_coverage!r} is a fraction of the modes/classes, in (0, 1].")
+        self.every, self.n, self.min_coverage, self.max_kl = every, n, min_coverage, max_kl
+        self.with_fid, self.seed, self.verbose = with_fid, seed, verbose
+        self.warnings = []  # (epoch, message) of every warning printed
+
+    def measure(self, generator, dataset, noise_dim=None):
+        """The metrics of `generator` now, plus collapse (1/0) and a reason."""
+        from .train import generate
+        n = self.n or (fid_samples() if self.with_fid else (2000 if dataset in ("ring8", "grid25") else 1000))
+        samples = generate(generator, n, noise_dim=noise_dim, seed=self.seed)
+        return self.judge(samples, dataset)
+
+    def judge(self, samples, dataset):
+        if dataset in ("ring8", "grid25"):
+            from .toy import mode_centers
+            out = point_metrics(samples, dataset)
+            k = len(mode_centers(dataset))
+            collapsed = out["modes_captured"] < self.min_coverage * k
+            reason = f"only {out['modes_captured']}/{k} modes captured"
+        else:
+            out = image_metrics(samples, dataset, with_fid=self.with_fid)
+            collapsed = (out["class_coverage"] < self.min_coverage * 10
+                         or out["class_kl"] > self.max_kl)
+            reason = (f"{out['class_coverage']}/10 digit classes covered, class_kl "
+                      f"{out['class_kl']:.2f} (uniform = 0, one class = {math.log(10):.2f})")
+        out["collapse"] = int(collapsed)
+        return out, reason
+
+    def __call__(self, state):
+        if state.epoch % self.every and state.epoch != state.cfg.epochs:
+            return None
+        out, reason = self.measure(state.generator, state.cfg.dataset, state.cfg.noise_dim)
+        if out["collapse"]:
+            message = (f"MODE COLLAPSE? epoch {state.epoch}: {reason}. The generator covers too "
+                       f"little of the data. Remedies: loss='wgan-gp', a lower lr_d, "
+                       f"label_smoothing=0.9, or instance_noise.")
+            self.warnings.append((state.epoch, message))
+            if self.verbose:
+                print("WARNING:", message)
+        return out
+
+
+def quality_callback(every=5, n=None):
+    """Training callback for image runs: class_coverage, class_kl, fid and kid every
+    `every` epochs (and at the last), at a fixed sample count (FID_SAMPLES)."""
+    return CollapseDetector(every=every, n=n, with_fid=True, verbose=False)

@@ -1,0 +1,97 @@
+"""Loss families, the one gradient penalty, per-layer gradient logging and the BatchNorm refusal."""
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import gan_helpers as gh
+from gan_helpers import losses
+
+FAMILIES = ("bce", "wgan", "wgan-gp", "hinge", "lsgan")
+
+
+class Quadratic(nn.Module):
+    """D(x) = sum(w * x^2) over C, H, W: grad = 2 w x, easy to compute by hand."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.w = nn.Parameter(torch.linspace(0.1, 1.0, math.prod(shape)).view(shape))
+
+    def forward(self, x):
+        return (self.w * x ** 2).flatten(1).sum(1)
+
+
+def test_gradient_penalty_matches_a_hand_computation_over_all_dims():
+    torch.manual_seed(0)
+    real, fake = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    critic = Quadratic((3, 4, 4))
+    gp, mean_norm = losses.gradient_penalty(critic, real, fake, torch.Generator().manual_seed(7))
+    eps = torch.rand((6, 1, 1, 1), generator=torch.Generator().manual_seed(7))
+    x_hat = eps * real + (1 - eps) * fake
+    grad = 2 * critic.w.detach() * x_hat
+    norms = grad.pow(2).sum(dim=(1, 2, 3)).sqrt()  # over C, H and W together
+    assert torch.allclose(gp, ((norms - 1) ** 2).mean(), rtol=1e-5)
+    assert torch.allclose(mean_norm, norms.mean(), rtol=1e-5)
+    dim1_only = grad.norm(2, dim=1)  # the common bug: a (6, 4, 4) "norm" over channels only
+    assert not torch.allclose(gp, ((dim1_only - 1) ** 2).mean(), rtol=1e-2)
+
+
+def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic():
+    w = torch.randn(2)
+    critic = nn.Linear(2, 1, bias=False)
+    critic.weight.data = (w / w.norm()).view(1, 2)
+    gp, mean_norm = losses.gradient_penalty(critic, torch.randn(32, 2), torch.randn(32, 2))
+    assert gp.item() < 1e-10 and abs(mean_norm.item() - 1) < 1e-6
+    norms = losses.critic_gradient_norms(critic, torch.randn(32, 2), torch.randn(32, 2))
+    assert norms.shape == (32,) and torch.allclose(norms, torch.ones(32))
+
+
+@pytest.mark.parametrize("kind", FAMILIES)
+def test_losses_are_finite_and_point_the_right_way(kind):
+    high, low = torch.full((8,), 3.0), torch.full((8,), -3.0)
+    d_good = losses.d_loss(kind, real_scores=high, fake_scores=low)   # D tells them apart
+    d_fooled = losses.d_loss(kind, real_scores=low, fake_scores=high)
+    g_winning = losses.g_loss(kind, fake_scores=high)                  # D calls fakes real
+    g_losing = losses.g_loss(kind, fake_scores=low)
+    for value in (d_good, d_fooled, g_winning, g_losing):
+        assert value.dim() == 0 and torch.isfinite(value)
+    assert d_good < d_fooled and g_winning < g_losing
+    if kind in ("wgan", "wgan-gp"):
+        assert d_good.item() == pytest.approx(-6.0)  # E[D(fake)] - E[D(real)]
+    if kind in ("bce", "lsgan", "hinge"):
+        assert d_good.item() >= 0 and g_losing.item() > 0
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="unknown loss"):
+        losses.d_loss("wasserstein", torch.zeros(2), torch.zeros(2))
+
+
+@pytest.mark.parametrize("loss", ["wgan", "wgan-gp"])
+def test_a_batchnorm_critic_is_refused_with_the_reason(loss):
+    cfg = gh.RunConfig(preset="dcgan64", image_size=64, loss=loss)  # dcgan64 D uses BatchNorm
+    with pytest.raises(ValueError, match="BatchNorm makes each sample's critic value") as e:
+        cfg.validate()
+    assert "d_norm='instance'" in str(e.value)
+    cfg.replace(d_norm="instance").validate()  # the fix the message names works
+    gh.RunConfig(preset="dcgan64", image_size=64, loss="bce").validate()  # BCE D may use it
+
+
+def test_wgan_gp_epoch_logs_critic_terms_and_per_layer_gradients(tmp_path):
+    cfg = gh.RunConfig(dataset="ring8", loss="wgan-gp", epochs=2, max_images=1024,
+                       batch_size=64, noise_dim=2, device="cpu", wandb_mode="disabled")
+    run = gh.start_run(cfg, "gp", str(tmp_path), "r")
+    history = gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
+    saved = json.loads((run.path / "training_metrics.json").read_text())  # strict JSON
+    for key in ("gp", "grad_norm", "wasserstein"):
+        assert len(saved[key]) == 2 and all(math.isfinite(v) for v in saved[key]), key
+    assert all(v >= 0 for v in saved["gp"]) and all(v > 0 for v in saved["grad_norm"])
+    layers_g = [k for k in saved if k.startswith("grad/G/")]
+    layers_d = [k for k in saved if k.startswith("grad/D/")]
+    assert len(layers_g) == 4 and len(layers_d) == 4  # 3 hidden + output Linear each
+    for key in layers_g + layers_d:
+        assert len(saved[key]) == 2 and all(v > 0 and math.isfinite(v) for v in saved[key]), key
+    assert history["epoch"] == [1, 2]
+    assert saved[layers_d[0]] == history[layers_d[0]]
