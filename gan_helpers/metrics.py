@@ -263,6 +263,18 @@ def fid_samples():
     return QUICK_FID_SAMPLES if quick_mode() else FID_SAMPLES
 
 
+def critic_grad_norms(generator, critic, data, n=1000, seed=0):
+    """||grad D(x_hat)|| per sample on n interpolates between real items of `data` and fresh
+    samples of `generator`, from the trained critic: the penalty asks for 1."""
+    from .losses import critic_gradient_norms
+    from .train import generate
+    device = next(critic.parameters()).device
+    real = data.sample(n, seed=seed).to(device)
+    n = len(real)  # a data set smaller than n (quick mode) gives all its items
+    fake = generate(generator, n, seed=seed + 1).to(device)
+    return critic_gradient_norms(critic, real, fake, seed=seed).cpu()
+
+
 # ---- the collapse detector -----------------------------------------------------------------
 class CollapseDetector:
     """Training callback: every `every` epochs draw `n` samples and measure coverage.
@@ -314,8 +326,9 @@ class CollapseDetector:
         out, reason = self.measure(state.generator, state.cfg.dataset, state.cfg.noise_dim)
         if out["collapse"]:
             message = (f"MODE COLLAPSE? epoch {state.epoch}: {reason}. The generator covers too "
-                       f"little of the data. Remedies: loss='wgan-gp', a lower lr_d, "
-                       f"label_smoothing=0.9, or instance_noise.")
+                       f"little of the data (early epochs can look like this too; watch the trend). "
+                       f"Remedies: loss='wgan-gp'; balance lr_g and lr_d (a D that cannot keep "
+                       f"up lets G pile onto one mode); label_smoothing=0.9 or instance_noise.")
             self.warnings.append((state.epoch, message))
             if self.verbose:
                 print("WARNING:", message)

@@ -83,3 +83,4 @@ def results_table(results):
         rows.append(f"{label:<26}{m['modes_captured']:>7}{m['high_quality_fraction']:>14.1%}"
                     f"{m['mode_kl']:>9.2f}{r.seconds:>9.0f}")
     return "\n".join(rows)
+
