@@ -161,3 +161,15 @@ def test_detector_rejects_bad_settings():
         CollapseDetector(every=0)
     with pytest.raises(ValueError, match="min_coverage"):
         CollapseDetector(min_coverage=2)
+
+
+def test_quality_callback_writes_image_metrics_to_the_run(mnist_ready, small_cfg, tmp_path):
+    cfg = small_cfg.replace(wandb_mode="disabled")
+    run = gh.start_run(cfg, "quality", str(tmp_path), "r")
+    gh.train(cfg, gh.load_dataset(cfg), run, callbacks=[metrics.quality_callback(every=1)],
+             progress=False)
+    saved = json.loads((run.path / "training_metrics.json").read_text())
+    assert 1 <= saved["class_coverage"][0] <= 10
+    assert 0 <= saved["class_kl"][0] <= math.log(10) + 1e-9
+    assert saved["fid"][0] > 0 and math.isfinite(saved["kid"][0])
+    assert saved["collapse"][0] in (0, 1)
