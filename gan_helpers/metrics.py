@@ -339,3 +339,13 @@ def quality_callback(every=5, n=None):
     """Training callback for image runs: class_coverage, class_kl, fid and kid every
     `every` epochs (and at the last), at a fixed sample count (FID_SAMPLES)."""
     return CollapseDetector(every=every, n=n, with_fid=True, verbose=False)
+
+
+def quality_callbacks(cfg, every=5):
+    """The quality callback for this config's data set, or none (with a note) when the package
+    ships no classifier for it: notebooks call this instead of branching themselves."""
+    if classifier_path(cfg.dataset).is_file():
+        return [quality_callback(every=every)]
+    print(f"No quality classifier for dataset={cfg.dataset!r}: training without class coverage "
+          f"/ FID (train one with data_scripts/train_classifier.py --dataset {cfg.dataset}).")
+    return []

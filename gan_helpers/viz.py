@@ -272,3 +272,22 @@ def plot_point_snapshot(snapshot, real=None, ax=None, show=True, title=None):
     ax.set_aspect("equal")
     ax.set_title(title or f"epoch {snapshot['epoch']}")
     return _finish(fig, None, show, own)
+
+
+def show_metrics(history, names=("class_coverage", "class_kl", "fid", "kid", "modes_captured",
+                                 "high_quality_fraction")):
+    """The quality metrics of a run per evaluated epoch, as a printed table (and the FID curve
+    when there are several evaluations)."""
+    names = [n for n in names if n in history]
+    rows = [(e, [history[n][i] for n in names]) for i, e in enumerate(history["epoch"])
+            if any(history[n][i] is not None for n in names)]
+    if not rows:
+        print("No quality metrics were recorded for this run.")
+        return None
+    print(f"{'epoch':>6}" + "".join(f"{n:>16}" for n in names))
+    for epoch, values in rows:
+        print(f"{epoch:>6}" + "".join(f"{v:>16.3f}" if isinstance(v, float) else f"{v!s:>16}"
+                                      for v in values))
+    if "fid" in names and len(rows) > 1:
+        return plot_metric({"this run": history}, "fid")
+    return None
