@@ -1,0 +1,68 @@
+"""Every notebook has the shape the curriculum promises (the notebooks themselves run under nbmake)."""
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gan_helpers import RunConfig
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+RUN_EXTRAS = {"experiment", "output_dir", "run_name", "resume", "use_drive"}
+
+
+def code_cells(path):
+    return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def test_the_curriculum_is_there():
+    names = [p.stem[:2] for p in NOTEBOOKS]
+    assert names[:1] == ["01"] and names == sorted(names)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_clean_with_one_parameters_cell(path):
+    cells = code_cells(path)
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in cells)
+    params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, "papermill needs exactly one cell tagged 'parameters'"
+    tree = ast.parse(source(params[0]))
+    assert tree.body and all(isinstance(node, ast.Assign) for node in tree.body)
+    for line in source(params[0]).splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            assert "#@param" in line, f"not a Colab form field: {line}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_plumbing_inline(path):
+    """Cells call gan_helpers; loops, model classes and plotting code live in the package."""
+    for cell in code_cells(path):
+        text = source(cell)
+        assert not re.search(r"^\s*class\s", text, re.M), text
+        for plumbing in (".backward(", ".step(", "zero_grad", "plt.", "nn.Module", "torch.optim"):
+            assert plumbing not in text, f"{plumbing} written inline:\n{text}"
+        assert not re.search(r"^\s*(for .* in range\(|while\s)", text, re.M), text
+
+
+def test_setup_cell_and_repository_url_identical_everywhere():
+    urls = set()
+    for path in NOTEBOOKS:
+        setup = source(code_cells(path)[0])
+        found = re.findall(r'^REPO_URL = "(.+)"$', setup, re.M)
+        assert len(found) == 1, path
+        assert "google.colab" in setup and "pip install" in setup
+        assert "torch" not in setup.split("pip install", 1)[1], "never reinstall torch on Colab"
+        urls.add(found[0])
+    assert len(urls) == 1
+
+
+def test_baseline_parameters_are_config_fields():
+    params = next(c for c in code_cells(NOTEBOOKS[0]) if "parameters" in c["metadata"].get("tags", []))
+    names = {t.id for node in ast.parse(source(params)).body for t in node.targets}
+    assert names - RUN_EXTRAS <= set(RunConfig.field_names())
+    assert {"experiment", "output_dir", "batch_size", "epochs", "lr_g", "lr_d"} <= names
