@@ -65,14 +65,15 @@ class Run:
     def checkpoints(self):
         return sorted(self.checkpoint_dir.glob("epoch_*.pt"))
 
-    def open(self, device):
-        """Create the folder, write hyperparameters.json and start W&B. Called by train()."""
+    def open(self, device, parameters=None):
+        """Create the folder, write hyperparameters.json and start W&B. Called by train()
+        with the networks' parameter counts (G, D)."""
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_dir.mkdir(exist_ok=True)
         info_path = self.path / "hyperparameters.json"
         info = json.loads(info_path.read_text()) if info_path.exists() else {}
         info.update(experiment=self.experiment, run_name=self.name, device=str(device),
-                    config=self.cfg.to_dict())
+                    parameters=parameters, config=self.cfg.to_dict())
         info.setdefault("created", time.strftime("%Y-%m-%d %H:%M:%S"))
         if self.wandb_mode != "disabled":
             self.wandb = _start_wandb(self, info.get("wandb_run_id"))

@@ -145,7 +145,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
         set_rng_state(saved["rng"], gen)
         print(f"Resuming {run.path} after epoch {start} of {cfg.epochs}.")
     if run is not None:
-        run.open(device)
+        run.open(device, parameters=[sum(p.numel() for p in m.parameters()) for m in (g, d)])
     step_d, step_g = _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed)
     if run is not None and saved is None:
         run.save_snapshot(0, _sample(g, fixed_noise), _critic_for_plot(cfg, d))

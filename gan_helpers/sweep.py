@@ -1,0 +1,337 @@
+"""Run a notebook once per variant, headless, and compare the variants in one table.
+
+    python -m gan_helpers.sweep notebooks/01_mnist_dcgan_baseline.ipynb \\
+        --grid batch_size=64,256 --grid lr_g=1e-4,2e-4 --set epochs=10 [--quick] [--jobs 2]
+
+Each variant runs through papermill in its own process and kernel (no memory creeping
+across variants), into its own run folder <out>/<name>/<variant>/ with the executed notebook
+and papermill's log beside the results. Parameter names are checked against the notebook's
+`parameters` cell before anything runs (papermill itself only warns). A failed variant is
+recorded and the others go on; finished variants are skipped when the same sweep is run
+again. At the end: summary.csv, summary.md and comparison.png.
+
+`--wandb-sweep` writes a W&B sweep file instead, whose command is `python -m
+gan_helpers.sweep agent NOTEBOOK --name=value ...`, for `wandb agent` on many machines.
+"""
+import argparse
+import ast
+import csv
+import difflib
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .compare import compare_runs, format_table
+
+
+# ---- the notebook's parameters ---------------------------------------------------------------
+
+def notebook_parameters(notebook):
+    """{name: default} from the notebook's one cell tagged `parameters`."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"{notebook} has {len(tagged)} cells tagged 'parameters'; papermill "
+                         f"needs exactly one.")
+    params = {}
+    for node in ast.parse("".join(tagged[0]["source"])).body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                params[target.id] = ast.literal_eval(node.value)
+    return params
+
+
+def check_names(notebook, names):
+    """Refuse names the notebook does not define, with the closest ones it does."""
+    known = notebook_parameters(notebook)
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
+            hint = f"did you mean {' or '.join(map(repr, close))}?" if close else \
+                f"its parameters are: {', '.join(known)}."
+            raise ValueError(f"{Path(notebook).name} has no parameter {name!r} (papermill would "
+                             f"silently ignore it); {hint}")
+
+
+def parse_value(text):
+    """'1e-4' -> 0.0001, '[64, 32]' -> list, 'adam' -> 'adam'."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_assignments(items, split_values):
+    """['batch_size=64,256'] -> {'batch_size': [64, 256]} (or a single value)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"{item!r} must look like name=value{',value' if split_values else ''}")
+        name, text = item.split("=", 1)
+        if split_values:
+            value = parse_value(text)
+            out[name.strip()] = list(value) if isinstance(value, tuple) else [value]
+        else:
+            out[name.strip()] = parse_value(text)
+    return out
+
+
+def expand(grid=None, variants=None):
+    """{variant name: overrides} from named variants and/or the cartesian product of a grid."""
+    bases = dict(variants or {"": {}})
+    keys = list(grid or {})
+    combos = list(itertools.product(*(grid[k] for k in keys))) if keys else [()]
+    out = {}
+    for base_name, base in bases.items():
+        for combo in combos:
+            label = "_".join(f"{k}-{_slug(v)}" for k, v in zip(keys, combo))
+            name = "_".join(p for p in (base_name, label) if p) or "default"
+            out[name] = {**base, **dict(zip(keys, combo))}
+    return out
+
+
+def _slug(value):
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return "".join(c if c.isalnum() or c in ".-" else "" for c in text)[:40]
+
+
+# ---- running ---------------------------------------------------------------------------------
+
+@dataclass
+class SweepResult:
+    path: Path
+    rows: list
+
+    @property
+    def failed(self):
+        return [r for r in self.rows if r["status"] != "finished"]
+
+    def table(self, columns=None):
+        return format_table(self.rows, columns)
+
+
+def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
+              out="outputs/sweeps", name=None, progress=True):
+    """Run every variant of `notebook`; returns a SweepResult (rows + the sweep folder).
+
+    grid: {name: [values]} (cartesian product); variants: {variant: {name: value}};
+    sets: {name: value} for every variant; quick: True/False sets GAN_HELPERS_QUICK for the
+    kernels, None inherits it; jobs: variants run at once (one GPU each when there are several).
+    """
+    notebook = Path(notebook).resolve()
+    variants = expand(grid, variants)
+    sets = dict(sets or {})
+    check_names(notebook, set(sets) | {k for v in variants.values() for k in v})
+    name = name or f"{notebook.stem[:2]}-{_digest(variants, sets)}"
+    root = Path(out).resolve()
+    sweep_dir = root / name
+    (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
+    todo = [v for v in variants if _status(sweep_dir, v).get("status") != "finished"]
+    if len(todo) < len(variants):
+        print(f"Skipping {len(variants) - len(todo)} finished variant(s) of {sweep_dir}.")
+    env = dict(os.environ)
+    if quick is not None:
+        env["GAN_HELPERS_QUICK"] = "1" if quick else "0"
+    gpus = _gpu_count()
+    bar = tqdm(total=len(todo), desc=f"sweep {name}", unit="variant", disable=not progress)
+
+    def work(i, variant):
+        time.sleep(min(i, jobs - 1) * 3.0)  # staggered starts: no kernel-start races
+        job_env = dict(env)
+        if gpus > 1:
+            job_env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
+        params = {**sets, **variants[variant], "experiment": name, "output_dir": str(root),
+                  "run_name": variant}
+        _run_variant(notebook, sweep_dir, variant, params, job_env)
+        bar.update(1)
+
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        list(pool.map(work, range(len(todo)), todo))
+    bar.close()
+    return summarise(sweep_dir, variants)
+
+
+def _digest(variants, sets):
+    text = json.dumps([variants, sets], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def _gpu_count():
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _status(sweep_dir, variant):
+    path = sweep_dir / "status" / f"{variant}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _run_variant(notebook, sweep_dir, variant, params, env):
+    """papermill in its own process; the executed notebook and log end in the run folder."""
+    work = sweep_dir / "notebooks"
+    work.mkdir(exist_ok=True)
+    run_dir = sweep_dir / variant
+    if run_dir.exists():  # a failed earlier try: keep it aside, give the retry the clean name
+        run_dir.rename(sweep_dir / f"{variant}.failed-{time.strftime('%H%M%S')}")
+    executed, log = work / f"{variant}.ipynb", work / f"{variant}.log"
+    cmd = [sys.executable, "-m", "papermill", str(notebook), str(executed), "--cwd",
+           str(notebook.parent), "--log-output", "--no-progress-bar", "-y", json.dumps(params)]
+    started = time.perf_counter()
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+    status = {"variant": variant, "params": params, "seconds": time.perf_counter() - started,
+              "status": "finished" if proc.returncode == 0 else "failed", "error": None}
+    if proc.returncode:
+        status["error"] = _error_line(executed, log)
+    if run_dir.is_dir():
+        for src, dst in ((executed, "executed.ipynb"), (log, "papermill.log")):
+            if src.exists():
+                shutil.move(str(src), str(run_dir / dst))
+        status["run_dir"] = str(run_dir)
+    (sweep_dir / "status" / f"{variant}.json").write_text(json.dumps(status, indent=2, default=str))
+    return status
+
+
+def _error_line(executed, log):
+    """'ValueError: lr_g=-1 is out of range ...' from the executed notebook, else the log."""
+    try:
+        for cell in json.loads(executed.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    return f"{output['ename']}: {output['evalue']}"
+    except (OSError, ValueError):
+        pass
+    lines = [l for l in log.read_text().splitlines() if l.strip()] if log.exists() else []
+    return lines[-1] if lines else "papermill failed before running the notebook"
+
+
+def summarise(sweep_dir, variants):
+    """summary.csv, summary.md and comparison.png for the sweep; returns the result."""
+    statuses = {v: _status(sweep_dir, v) for v in variants}
+    finished = [v for v, s in statuses.items() if s.get("status") == "finished"]
+    compared = {}
+    if finished:
+        rows = compare_runs([sweep_dir / v for v in finished], labels=finished, show=False,
+                            save_to=sweep_dir / "comparison.png")
+        compared = {r["run"]: r for r in rows}
+    rows = []
+    for v, s in statuses.items():
+        row = {"variant": v, **variants[v], "status": s.get("status", "not run")}
+        extra = {k: x for k, x in compared.get(v, {}).items() if k not in ("run", "run_dir")
+                 and k not in variants[v]}
+        row.update(extra)
+        row["error"] = s.get("error")
+        row["run_dir"] = s.get("run_dir")
+        rows.append(row)
+    columns = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with open(sweep_dir / "summary.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    (sweep_dir / "summary.md").write_text(format_table(rows) + "\n")
+    return SweepResult(sweep_dir, rows)
+
+
+# ---- W&B Sweeps --------------------------------------------------------------------------------
+
+def wandb_sweep_config(notebook, grid, sets=None, method="grid", metric="fid", goal="minimize",
+                       project="gan-lab-notebooks"):
+    """A W&B sweep configuration whose runs execute `notebook` through the agent entry point."""
+    if method not in ("grid", "random", "bayes"):
+        raise ValueError(f"method={method!r}: use 'grid', 'random' or 'bayes'.")
+    if goal not in ("minimize", "maximize"):
+        raise ValueError(f"goal={goal!r}: use 'minimize' or 'maximize'.")
+    check_names(notebook, set(grid) | set(sets or {}))
+    parameters = {k: {"values": list(v)} for k, v in grid.items()}
+    parameters.update({k: {"value": v} for k, v in (sets or {}).items()})
+    return {"program": str(notebook), "method": method, "project": project,
+            "metric": {"name": metric, "goal": goal}, "parameters": parameters,
+            "command": ["${env}", "${interpreter}", "-m", "gan_helpers.sweep", "agent",
+                        str(notebook), "${args}"]}
+
+
+def parse_agent_args(notebook, argv):
+    """The agent's ['--lr_g=0.0002', '--batch_size=64'] -> {'lr_g': 0.0002, 'batch_size': 64}."""
+    params = {}
+    for arg in argv:
+        if not arg.startswith("--") or "=" not in arg:
+            raise ValueError(f"agent argument {arg!r} must look like --name=value")
+        name, text = arg[2:].split("=", 1)
+        params[name] = parse_value(text)
+    check_names(notebook, params)
+    return params
+
+
+def agent(notebook, argv, out="outputs/sweeps"):
+    """What `wandb agent` runs: one variant of the notebook with the sweep's parameters."""
+    notebook = Path(notebook).resolve()
+    params = parse_agent_args(notebook, argv)
+    sweep = os.environ.get("WANDB_SWEEP_ID", "wandb-sweep")
+    variant = os.environ.get("WANDB_RUN_ID") or _digest(params, {})
+    sweep_dir = Path(out).resolve() / sweep
+    (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
+    params = {**params, "experiment": sweep, "output_dir": str(sweep_dir.parent),
+              "run_name": variant, "wandb_mode": "online"}
+    return _run_variant(notebook, sweep_dir, variant, params, dict(os.environ))
+
+
+# ---- command line ---------------------------------------------------------------------------------
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["agent"]:
+        status = agent(argv[1], argv[2:])
+        return 0 if status["status"] == "finished" else 1
+    p = argparse.ArgumentParser(prog="python -m gan_helpers.sweep", description=__doc__.split("\n\n")[0])
+    p.add_argument("notebook")
+    p.add_argument("--grid", action="append", help="name=v1,v2,... (repeat for a product)")
+    p.add_argument("--set", action="append", dest="sets", help="name=value for every variant")
+    p.add_argument("--quick", action="store_true", help="quick mode in every kernel")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--out", default="outputs/sweeps")
+    p.add_argument("--name")
+    p.add_argument("--wandb-sweep", metavar="YAML", help="write a W&B sweep file instead of running")
+    p.add_argument("--method", default="grid")
+    p.add_argument("--metric", default="fid")
+    p.add_argument("--goal", default="minimize")
+    args = p.parse_args(argv)
+    try:
+        grid = parse_assignments(args.grid, split_values=True)
+        sets = parse_assignments(args.sets, split_values=False)
+        if args.wandb_sweep:
+            import yaml
+            config = wandb_sweep_config(args.notebook, grid, sets, args.method, args.metric, args.goal)
+            Path(args.wandb_sweep).write_text(yaml.safe_dump(config, sort_keys=False))
+            print(f"Wrote {args.wandb_sweep}. Next:\n  wandb sweep {args.wandb_sweep}\n"
+                  f"  wandb agent ENTITY/PROJECT/SWEEP_ID   # on every GPU machine")
+            return 0
+        if args.quick:
+            os.environ["GAN_HELPERS_QUICK"] = "1"
+        result = run_sweep(args.notebook, grid=grid, sets=sets, jobs=args.jobs, out=args.out,
+                           name=args.name, quick=True if args.quick else None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(result.table(["variant", *grid, "status", "d_loss", "g_loss", "s_per_epoch", "error"]))
+    print(f"\nSummary: {result.path / 'summary.md'}")
+    if result.failed:
+        print(f"{len(result.failed)} of {len(result.rows)} variants failed.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
