@@ -1,0 +1,95 @@
+"""The variant runner through real papermill on notebook 01, in quick mode."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gan_helpers import sweep
+from gan_helpers.compare import compare_runs, format_table
+
+ROOT = Path(__file__).resolve().parents[1]
+NB01 = ROOT / "notebooks" / "01_mnist_dcgan_baseline.ipynb"
+CLI = [sys.executable, "-m", "gan_helpers.sweep", str(NB01)]
+ARGS = ["--grid", "lr_g=1e-4,2e-4,-1", "--set", "max_images=128", "--set", "wandb_mode='disabled'",
+        "--quick", "--name", "three"]
+
+
+@pytest.fixture(scope="module")
+def three_variants(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweeps")
+    proc = subprocess.run(CLI + ARGS + ["--out", str(out)], capture_output=True, text=True, timeout=600)
+    return out / "three", proc
+
+
+def test_failed_variant_is_recorded_and_the_others_finish(three_variants):
+    sweep_dir, proc = three_variants
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
+    assert sorted(r["status"] for r in rows) == ["failed", "finished", "finished"]
+    failed = next(r for r in rows if r["status"] == "failed")
+    assert failed["lr_g"] == "-1" and "lr_g" in failed["error"] and "out of range" in failed["error"]
+    for row in rows:
+        if row["status"] == "finished":
+            run_dir = Path(row["run_dir"])
+            assert (run_dir / "executed.ipynb").is_file() and (run_dir / "papermill.log").is_file()
+            assert float(row["d_loss"]) > 0 and float(row["s_per_epoch"]) > 0
+    assert (sweep_dir / "summary.md").read_text().count("\n") == 5
+    assert (sweep_dir / "comparison.png").stat().st_size > 10_000
+
+
+def test_rerun_skips_finished_variants(three_variants):
+    sweep_dir, _ = three_variants
+    done = sweep_dir / "lr_g-0.0001" / "training_metrics.json"
+    before = done.stat().st_mtime_ns
+    proc = subprocess.run(CLI + ARGS + ["--out", str(sweep_dir.parent)], capture_output=True,
+                          text=True, timeout=600)
+    assert "Skipping 2 finished variant(s)" in proc.stdout + proc.stderr
+    assert done.stat().st_mtime_ns == before
+    assert proc.returncode == 1  # the invalid variant fails again
+
+
+def test_compare_runs_makes_its_table(three_variants):
+    sweep_dir, _ = three_variants
+    rows = compare_runs([sweep_dir / "lr_g-0.0001", sweep_dir / "lr_g-0.0002"], show=False)
+    assert [r["lr_g"] for r in rows] == [1e-4, 2e-4]  # the parameter that differs is a column
+    assert all(r["params_G"] > 1e6 and r["epochs"] == 2 for r in rows)
+    table = format_table(rows)
+    assert table.splitlines()[0].startswith("| run | lr_g |") and len(table.splitlines()) == 4
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(tmp_path):
+    proc = subprocess.run(CLI + ["--grid", "learning_rate=1e-4", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "no parameter 'learning_rate'" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="did you mean 'lr_g'"):
+        sweep.run_sweep(NB01, grid={"lr_gg": [1e-4]}, out=tmp_path)
+
+
+def test_grid_expansion_and_value_parsing():
+    grid = sweep.parse_assignments(["batch_size=64,256", "lr_g=1e-4"], split_values=True)
+    assert grid == {"batch_size": [64, 256], "lr_g": [1e-4]}
+    variants = sweep.expand(grid, {"a": {"preset": "tf_tutorial"}})
+    assert list(variants) == ["a_batch_size-64_lr_g-0.0001", "a_batch_size-256_lr_g-0.0001"]
+    assert sweep.parse_assignments(["optimizer=adam"], split_values=False) == {"optimizer": "adam"}
+
+
+def test_wandb_sweep_file_and_agent_arguments(tmp_path):
+    path = tmp_path / "sweep.yaml"
+    proc = subprocess.run(CLI + ["--grid", "lr_g=1e-4,2e-4", "--grid", "batch_size=64,256",
+                                 "--set", "epochs=10", "--wandb-sweep", str(path), "--method", "random"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    config = yaml.safe_load(path.read_text())
+    assert config["method"] == "random" and config["metric"] == {"name": "fid", "goal": "minimize"}
+    assert config["parameters"]["lr_g"] == {"values": [1e-4, 2e-4]}
+    assert config["parameters"]["epochs"] == {"value": 10}
+    assert config["command"][2:5] == ["-m", "gan_helpers.sweep", "agent"] and "${args}" in config["command"]
+    assert sweep.parse_agent_args(NB01, ["--lr_g=0.0002", "--batch_size=64", "--optimizer=rmsprop"]) == \
+        {"lr_g": 2e-4, "batch_size": 64, "optimizer": "rmsprop"}
+    with pytest.raises(ValueError, match="no parameter 'lr'"):
+        sweep.parse_agent_args(NB01, ["--lr=0.1"])
