@@ -119,6 +119,23 @@ class SweepResult:
     def table(self, columns=None):
         return format_table(self.rows, columns)
 
+    def show(self):
+        """The comparison figure of the finished variants (curves + last samples)."""
+        done = [r for r in self.rows if r["status"] == "finished"]
+        return compare_runs([r["run_dir"] for r in done], labels=[r["variant"] for r in done])
+
+
+def find_notebook(name):
+    """A curriculum notebook by file name: here, in notebooks/, in this package's checkout,
+    or in the Colab clone the setup cell makes."""
+    here = Path(__file__).resolve().parents[1] / "notebooks"
+    for candidate in (Path(name), Path("notebooks") / name, here / name,
+                      Path("/content/gan-lab-notebooks/notebooks") / name):
+        if candidate.is_file():
+            return candidate.resolve()
+    raise FileNotFoundError(f"notebook {name!r} not found here, in notebooks/ or in the Colab "
+                            f"clone; run the setup cell (it clones the repository) or give a path.")
+
 
 def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
               out="outputs/sweeps", name=None, progress=True):
@@ -128,7 +145,7 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     sets: {name: value} for every variant; quick: True/False sets GAN_HELPERS_QUICK for the
     kernels, None inherits it; jobs: variants run at once (one GPU each when there are several).
     """
-    notebook = Path(notebook).resolve()
+    notebook = find_notebook(notebook)
     variants = expand(grid, variants)
     sets = dict(sets or {})
     check_names(notebook, set(sets) | {k for v in variants.values() for k in v})
