@@ -190,3 +190,18 @@ def _start_wandb(run, run_id):
                       dir=str(run.path), config=run.cfg.to_dict(), mode=run.wandb_mode,
                       id=run_id, resume="allow" if run_id else None, reinit="finish_previous",
                       settings=wandb.Settings(console="off"))
+
+
+def load_generator(run_dir):
+    """The generator of a run folder (its config rebuilt, its newest checkpoint loaded), in
+    eval mode on the CPU: for sampling, spectra or metrics after the run."""
+    from .config import RunConfig
+    from .models import build_models
+    run_dir = Path(getattr(run_dir, "path", run_dir))
+    cfg = RunConfig.from_json(run_dir / "hyperparameters.json")
+    g, _ = build_models(cfg)
+    checkpoints = sorted((run_dir / "checkpoints").glob("epoch_*.pt"))
+    if not checkpoints:
+        raise FileNotFoundError(f"{run_dir} has no checkpoints/epoch_*.pt to load.")
+    g.load_state_dict(torch.load(checkpoints[-1], map_location="cpu", weights_only=True)["generator"])
+    return g.eval()

@@ -291,3 +291,41 @@ def show_metrics(history, names=("class_coverage", "class_kl", "fid", "kid", "mo
     if "fid" in names and len(rows) > 1:
         return plot_metric({"this run": history}, "fid")
     return None
+
+
+# ---- checkerboard artifacts (notebook 02) ---------------------------------------------------------
+def spectrum(images):
+    """Mean log-magnitude 2D Fourier spectrum of images in [-1, 1], zero frequency centred.
+    Transposed convolutions whose kernel is not a multiple of the stride leave periodic
+    checkerboard patterns, which show as bright off-centre peaks (Odena et al., 2016)."""
+    x = images.detach().float().cpu().mean(1)
+    x = x - x.mean(dim=(-2, -1), keepdim=True)
+    mag = torch.fft.fftshift(torch.fft.fft2(x).abs(), dim=(-2, -1))
+    return torch.log1p(mag).mean(0)
+
+
+def plot_spectra(samples, show=True, save_to=None):
+    """{label: images} -> one spectrum per label, side by side, on a shared colour scale."""
+    specs = {label: spectrum(images) for label, images in samples.items()}
+    vmax = max(float(s.max()) for s in specs.values())
+    fig, axes = plt.subplots(1, len(specs), figsize=(3.2 * len(specs), 3.4), squeeze=False)
+    for ax, (label, spec) in zip(axes[0], specs.items()):
+        ax.imshow(spec, cmap="magma", vmin=0, vmax=vmax)
+        ax.set_title(label, fontsize=9)
+        ax.axis("off")
+    fig.suptitle("Mean log |FFT| of generated images (centre = low frequencies)")
+    return _finish(fig, save_to, show)
+
+
+def show_zoomed_crops(samples, crop=14, show=True, save_to=None):
+    """{label: images} -> the same corner of the first three images of each, enlarged with
+    no smoothing, so pixel-level patterns (checkerboards) are visible."""
+    fig, axes = plt.subplots(len(samples), 3, figsize=(7, 2.4 * len(samples)), squeeze=False)
+    for row, (label, images) in zip(axes, samples.items()):
+        for i, ax in enumerate(row):
+            img = images[i].detach().float().cpu()
+            ax.imshow(img[:, :crop, :crop].permute(1, 2, 0).squeeze(-1).add(1).div(2).clamp(0, 1),
+                      cmap="gray", interpolation="nearest", vmin=0, vmax=1)
+            ax.axis("off")
+        row[0].set_title(label, fontsize=9, loc="left")
+    return _finish(fig, save_to, show)
