@@ -37,7 +37,8 @@ PRESETS = {
         d_channels=[64, 128], d_strides=[2, 2], d_kernel=8, d_norm="none",
         d_activation="leaky_relu", d_dropout=0.3, d_dense=[], d_head="dense",
         leaky_slope=0.3, init="default"),
-    # Radford et al. 2015, 64x64.
+    # Radford et al. 2015, 64x64, with the widths of the PyTorch reference example (ngf = ndf = 64;
+    # the paper's Figure 1 starts at 1024 channels, which is wgan_gp64's generator).
     "dcgan64": dict(
         g_input="convt", g_channels=[512, 256, 128, 64], g_strides=[2, 2, 2, 2], g_kernel=4,
         g_refine=0, g_norm="batch", g_activation="relu", upsample="transposed",
@@ -53,6 +54,19 @@ PRESETS = {
         leaky_slope=0.2, init="dcgan"),
 }
 ARCH_FIELDS = tuple(PRESETS["tf_tutorial"])
+# Details that change no shape but are part of each source's exact layer list (bias flags, the
+# critic's last stride). They follow the preset; they are not config fields.
+#   g_out_bias: bias on G's output layer (the TF tutorial and the PyTorch DCGAN example use none)
+#   d_first_bias: bias on D's first conv (it has no norm; the PyTorch DCGAN example still omits it)
+#   d_head_bias / d_head_stride: D's final layer (seed 004 wrote Conv2d(512, 1, 4, stride=2))
+DETAILS = dict(g_out_bias=True, d_first_bias=True, d_head_bias=True, d_head_stride=1)
+PRESET_DETAILS = {
+    "tf_tutorial": dict(g_out_bias=False),
+    "deeper_3x3": dict(g_out_bias=False),
+    "kernel8_stride1_2": dict(g_out_bias=False),
+    "dcgan64": dict(g_out_bias=False, d_first_bias=False, d_head_bias=False),
+    "wgan_gp64": dict(d_head_stride=2),
+}
 POINT_WIDTH = 128
 # PyTorch pads even kernels asymmetrically for padding="same" (as TF does) and says so.
 warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
@@ -82,6 +96,10 @@ class Arch:
     image_size: int
     channels: int
     start_size: int
+    g_out_bias: bool = True
+    d_first_bias: bool = True
+    d_head_bias: bool = True
+    d_head_stride: int = 1
 
 
 def resolve_architecture(cfg):
@@ -119,7 +137,8 @@ def resolve_architecture(cfg):
             f"d_norm='batch' cannot be used with loss={cfg.loss!r}: BatchNorm makes each "
             f"sample's critic value (and its gradient penalty) depend on the rest of the batch. "
             f"Set d_norm='instance' (seed 004), 'layer' or 'none'.")
-    arch = Arch(**values, image_size=cfg.image_size, channels=cfg.channels, start_size=0)
+    details = {**DETAILS, **PRESET_DETAILS.get(cfg.preset, {})}
+    arch = Arch(**values, image_size=cfg.image_size, channels=cfg.channels, start_size=0, **details)
     arch.start_size = _check_generator_shapes(arch)
     _check_discriminator_shapes(arch)
     return arch
@@ -139,11 +158,11 @@ def _int_list(name, value, allow_empty=False):
 
 def _per_layer(name, value, n):
     kernels = [value] * n if isinstance(value, int) else _int_list(name, value)
+    if len(kernels) == 1:
+        kernels = kernels * n
     if len(kernels) != n:
         raise ValueError(f"{name} has {len(kernels)} entries but there are {n} layers: "
                          f"give one kernel for all layers or exactly one per layer.")
-    if any(k < 1 for k in kernels):
-        raise ValueError(f"{name}={value!r}: kernel sizes must be >= 1.")
     return kernels
 
 
@@ -153,43 +172,74 @@ def upsample_padding(kernel, stride):
     return padding, 2 * padding - (kernel - stride)
 
 
+def _working_strides(strides, image_size):
+    """The same number of layers with the first stride-2s turned into 1s until they fit."""
+    for j in range(len(strides) + 1):
+        candidate = [1] * j + list(strides[j:])
+        if image_size % math.prod(candidate) == 0 and candidate != list(strides):
+            return candidate
+    return None
+
+
 def _check_generator_shapes(a):
     total = math.prod(a.g_strides)
+    kind = "ConvTranspose2d" if a.upsample == "transposed" else f"Upsample({a.upsample}) + Conv2d"
     if a.image_size % total:
-        working = [s for s in ([1, 2, 2], [2, 2], [2, 2, 2], [2, 2, 2, 2], [1, 2, 2, 2])
-                   if len(s) == len(a.g_strides) and a.image_size % math.prod(s) == 0]
-        sizes = [n for n in (28, 32, 64, 128) if n % total == 0]
-        hint = f"g_strides={working[0]}" if working else "fewer stride-2 layers"
+        start = max(a.image_size // total, 1)
+        sizes, size = [], start
+        for s in a.g_strides:
+            size *= s
+            sizes.append(size)
+        last = max(i for i, s in enumerate(a.g_strides) if s > 1) + 1
+        fixes = []
+        working = _working_strides(a.g_strides, a.image_size)
+        if working:
+            fixes.append(f"g_strides={working} (a {a.image_size // math.prod(working)}x"
+                         f"{a.image_size // math.prod(working)} start)")
+        other = [n for n in (28, 32, 64, 128) if n % total == 0]
+        if other:
+            fixes.append(f"image_size={other[0]}")
         raise ValueError(
-            f"generator: g_strides={a.g_strides} upsample by {total} in all, but image_size "
-            f"{a.image_size} is not a multiple of {total}, so the first layer would need a "
-            f"{a.image_size / total:g}x{a.image_size / total:g} start. Use {hint}"
-            + (f", or image_size={sizes[0]}" if sizes else "") + ".")
+            f"generator layer {last} ({kind}, kernel {a.g_kernel[last - 1]}, stride "
+            f"{a.g_strides[last - 1]}): produces {sizes[-1]}x{sizes[-1]} (from a {start}x{start} "
+            f"start) but {a.image_size}x{a.image_size} is needed. g_strides={a.g_strides} "
+            f"upsample by {total} in all and image_size {a.image_size} is not a multiple of "
+            f"{total} (it would need a {a.image_size / total:g}x{a.image_size / total:g} start). "
+            f"Use {' or '.join(fixes) if fixes else 'fewer stride-2 layers in g_strides'}.")
     size = a.image_size // total
     for i, (k, s) in enumerate(zip(a.g_kernel, a.g_strides), start=1):
-        if s > 1 and a.upsample == "transposed":
-            p, op = upsample_padding(k, s)
-            out = (size - 1) * s - 2 * p + k + op
-            if k < s or out != size * s:
-                raise ValueError(
-                    f"generator layer {i} (ConvTranspose2d, kernel {k}, stride {s}): produces "
-                    f"{out}x{out} from {size}x{size} but {size * s}x{size * s} is needed; a "
-                    f"kernel smaller than its stride leaves gaps. Use g_kernel >= {s} "
-                    f"(e.g. {s * 2}), or upsample='nearest'.")
+        if s > 1 and a.upsample == "transposed" and k < s:
+            raise ValueError(
+                f"generator layer {i} (ConvTranspose2d, kernel {k}, stride {s}): produces "
+                f"{size * s}x{size * s} from {size}x{size}, but only {k}x{k} of every {s}x{s} "
+                f"output pixels gets a value (the rest are holes); every pixel needs kernel >= "
+                f"stride. Use g_kernel={2 * s} (a multiple of the stride: no checkerboard), "
+                f"or upsample='nearest'.")
         size *= s
     return a.image_size // total
+
+
+def _conv_out(size, k, s):
+    return size if s == 1 else (size + 2 * ((k - 1) // 2) - k) // s + 1
 
 
 def _check_discriminator_shapes(a):
     size = a.image_size
     for i, (k, s) in enumerate(zip(a.d_kernel, a.d_strides), start=1):
-        out = size if s == 1 else (size + 2 * ((k - 1) // 2) - k) // s + 1
-        if k < s or out < 1:
+        out = _conv_out(size, k, s)
+        if k < s:
             raise ValueError(
                 f"discriminator layer {i} (Conv2d, kernel {k}, stride {s}): produces "
-                f"{out}x{out} from {size}x{size}, but at least 1x1 that sees every pixel is "
-                f"needed. Use d_kernel >= {s}, fewer stride-2 layers in d_strides, or a "
-                f"larger image_size.")
+                f"{out}x{out} from {size}x{size} but never looks at {s * s - k * k} of every "
+                f"{s}x{s} input pixels; every pixel needs kernel >= stride. Use d_kernel={2 * s} "
+                f"or stride 1 for this layer in d_strides.")
+        if out < 1:
+            fits = sum(1 for x in a.d_strides[:i - 1] if x > 1)
+            raise ValueError(
+                f"discriminator layer {i} (Conv2d, kernel {k}, stride {s}): produces "
+                f"{out}x{out} from {size}x{size} but at least 1x1 is needed. Use fewer stride-2 "
+                f"layers in d_strides (at most {fits} at this size and kernel), a smaller "
+                f"d_kernel, or a larger image_size.")
         size = out
     return size
 
@@ -197,10 +247,11 @@ def _check_discriminator_shapes(a):
 # ---- building blocks -------------------------------------------------------------------------
 
 def _norm(kind, ch):
-    return {"batch": lambda: nn.BatchNorm2d(ch),
-            "instance": lambda: nn.InstanceNorm2d(ch, affine=True),
-            "layer": lambda: nn.GroupNorm(1, ch),
-            "none": nn.Identity}[kind]()
+    """The norm layer as a list: empty for "none", so printed models list only real layers."""
+    return {"batch": lambda: [nn.BatchNorm2d(ch)],
+            "instance": lambda: [nn.InstanceNorm2d(ch, affine=True)],
+            "layer": lambda: [nn.GroupNorm(1, ch)],
+            "none": lambda: []}[kind]()
 
 
 def _act(kind, slope):
@@ -237,25 +288,26 @@ class Generator(nn.Module):
         c0, s0, bias = a.g_channels[0], a.start_size, a.g_norm == "none"
         if a.g_input == "dense":
             features = c0 * s0 * s0
-            norm1d = {"batch": nn.BatchNorm1d(features), "none": nn.Identity()}.get(
-                a.g_norm, nn.LayerNorm(features))
-            layers = [nn.Linear(noise_dim, features, bias=bias), norm1d,
+            # a norm on the projected vector (TF tutorial: BatchNormalization after Dense)
+            norm1d = {"batch": lambda: [nn.BatchNorm1d(features)], "none": lambda: []}.get(
+                a.g_norm, lambda: [nn.LayerNorm(features)])()
+            layers = [nn.Linear(noise_dim, features, bias=bias), *norm1d,
                       _act(a.g_activation, a.leaky_slope), Reshape(c0, s0, s0)]
-        else:
+        else:  # DCGAN paper: a 1x1 noise "image" through a valid transposed conv to s0 x s0
             layers = [Reshape(noise_dim, 1, 1), nn.ConvTranspose2d(noise_dim, c0, s0, bias=bias),
-                      _norm(a.g_norm, c0), _act(a.g_activation, a.leaky_slope)]
+                      *_norm(a.g_norm, c0), _act(a.g_activation, a.leaky_slope)]
         outs = a.g_channels[1:] + [a.channels]
         c_in = c0
         for i, (c_out, k, s) in enumerate(zip(outs, a.g_kernel, a.g_strides)):
             last = i == len(outs) - 1
-            layers += _up_layer(a, c_in, c_out, k, s, bias=last or bias)
+            layers += _up_layer(a, c_in, c_out, k, s, bias=a.g_out_bias if last else bias)
             if last:
                 layers.append(nn.Tanh())
                 break
-            layers += [_norm(a.g_norm, c_out), _act(a.g_activation, a.leaky_slope)]
-            for _ in range(a.g_refine if s > 1 else 0):
+            layers += [*_norm(a.g_norm, c_out), _act(a.g_activation, a.leaky_slope)]
+            for _ in range(a.g_refine if s > 1 else 0):  # stride-1 convs that refine, not grow
                 layers += [nn.Conv2d(c_out, c_out, k, padding="same", bias=bias),
-                           _norm(a.g_norm, c_out), _act(a.g_activation, a.leaky_slope)]
+                           *_norm(a.g_norm, c_out), _act(a.g_activation, a.leaky_slope)]
             c_in = c_out
         self.net = nn.Sequential(*layers)
         self.noise_dim = noise_dim
@@ -273,13 +325,14 @@ class Discriminator(nn.Module):
         for i, (c_out, k, s) in enumerate(zip(a.d_channels, a.d_kernel, a.d_strides)):
             norm = "none" if i == 0 else a.d_norm  # DCGAN: no norm on the first layer
             padding = "same" if s == 1 else (k - 1) // 2
-            layers += [nn.Conv2d(c_in, c_out, k, s, padding, bias=norm == "none"),
-                       _norm(norm, c_out), _act(a.d_activation, a.leaky_slope)]
+            bias = (a.d_first_bias if i == 0 else True) and norm == "none"
+            layers += [nn.Conv2d(c_in, c_out, k, s, padding, bias=bias),
+                       *_norm(norm, c_out), _act(a.d_activation, a.leaky_slope)]
             if a.d_dropout:
                 layers.append(nn.Dropout(a.d_dropout))
-            c_in, size = c_out, (size if s == 1 else (size + 2 * padding - k) // s + 1)
-        if a.d_head == "conv":
-            layers += [nn.Conv2d(c_in, 1, size), nn.Flatten()]
+            c_in, size = c_out, _conv_out(size, k, s)
+        if a.d_head == "conv":  # a valid conv over the whole last feature map -> 1x1
+            layers.append(nn.Conv2d(c_in, 1, size, a.d_head_stride, bias=a.d_head_bias))
         else:
             layers.append(nn.Flatten())
             width = c_in * size * size
@@ -288,7 +341,7 @@ class Discriminator(nn.Module):
                 if a.d_dropout:
                     layers.append(nn.Dropout(a.d_dropout))
                 width = hidden
-            layers.append(nn.Linear(width, 1))
+            layers.append(nn.Linear(width, 1, bias=a.d_head_bias))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -378,8 +431,6 @@ def summary(model, input_shape):
         return record
 
     for name, m in leaves:
-        if isinstance(m, nn.Identity):
-            continue
         hooks.append(m.register_forward_hook(hook(name)))
     was_training = model.training
     model.eval()
