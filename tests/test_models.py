@@ -1,0 +1,248 @@
+"""The model builder: presets build at their sizes, match their sources layer for layer, bad
+shapes explain themselves, and the summary adds up."""
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from gan_helpers import RunConfig, build_models, describe_models
+from gan_helpers.models import PRESETS, summary
+
+NATIVE = {"tf_tutorial": (28, 1), "deeper_3x3": (28, 1), "kernel8_stride1_2": (28, 1),
+          "dcgan64": (64, 3), "wgan_gp64": (64, 3)}
+
+
+def cfg_for(preset, image_size=None, channels=None, **kw):
+    size, ch = NATIVE[preset]
+    loss = "wgan-gp" if preset == "wgan_gp64" else "bce"
+    return RunConfig(preset=preset, image_size=image_size or size, channels=channels or ch,
+                     loss=loss, **kw).validate()
+
+
+def layers(model):
+    """The printed leaf layers, without the parameter-free Reshape/Flatten glue; torch >= 2.6
+    adds 'bias=True' to norm layers' printout, which older printouts lack."""
+    return [repr(m).replace(", bias=True", "") for m in model.modules()
+            if not list(m.children()) and type(m).__name__ not in ("Reshape", "Flatten")]
+
+
+def check_output(cfg, g, d, n=3):
+    z = torch.randn(n, cfg.noise_dim)
+    with torch.no_grad():
+        x = g.eval()(z)
+        score = d.eval()(x)
+    assert x.shape == (n, cfg.channels, cfg.image_size, cfg.image_size)
+    assert x.min() >= -1 and x.max() <= 1  # tanh: the data's range
+    assert score.shape == (n,) and torch.isfinite(score).all()
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_builds_at_its_size(preset):
+    cfg = cfg_for(preset)
+    check_output(cfg, *build_models(cfg))
+
+
+# The other sizes/channels where the preset's strides fit (28 needs a total upsampling of 4 or 7).
+OTHER_SIZES = [(p, s, c) for p in PRESETS for s in (28, 32, 64) for c in (1, 3)
+               if (s, c) != NATIVE[p] and not (p in ("dcgan64", "wgan_gp64") and s == 28)]
+
+
+@pytest.mark.parametrize("preset, size, channels", OTHER_SIZES)
+def test_presets_build_at_other_sizes_and_channels(preset, size, channels):
+    cfg = cfg_for(preset, size, channels)
+    check_output(cfg, *build_models(cfg), n=2)
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(upsample="nearest"), dict(upsample="bilinear"), dict(g_refine=2),
+    dict(g_norm="layer", d_norm="layer"), dict(g_norm="instance", d_norm="instance"),
+    dict(g_norm="none", d_norm="none"), dict(g_activation="relu", d_activation="relu"),
+    dict(leaky_slope=0.1, d_dropout=0.0), dict(d_dense=[64, 32]), dict(d_head="conv"),
+    dict(g_kernel=[3, 4, 5], d_kernel=[4, 3]), dict(g_kernel="4,4,4"), dict(g_input="convt"),
+    dict(g_channels=[128, 64, 32, 16], g_strides=[1, 2, 1, 2], d_strides=[2, 1], d_channels=[32, 64]),
+])
+def test_preset_plus_overrides_is_one_call(overrides):
+    cfg = RunConfig(**overrides).validate()
+    g, d = build_models(cfg)
+    check_output(cfg, g, d)
+
+
+def test_the_overrides_reach_the_layers():
+    g, d = build_models(RunConfig(upsample="nearest", g_refine=1, d_dense=[32]).validate())
+    kinds = [type(m).__name__ for m in g.modules()]
+    assert "ConvTranspose2d" not in kinds and kinds.count("Upsample") == 2
+    assert kinds.count("Conv2d") == 3 + 1  # 3 layers, 1 refine after the one hidden upsampling
+    assert [m.out_features for m in d.modules() if isinstance(m, nn.Linear)] == [32, 1]
+    _, d = build_models(RunConfig(preset="wgan_gp64", image_size=64, channels=3, loss="wgan-gp",
+                                  d_norm="layer").validate())
+    assert any(isinstance(m, nn.GroupNorm) for m in d.modules())
+
+
+# ---- exact layer lists against the seeds ------------------------------------------------------
+SEED_004 = """
+      (0): ConvTranspose2d(100, 1024, kernel_size=(4, 4), stride=(1, 1), bias=False)
+      (1): BatchNorm2d(1024, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+      (2): ReLU()
+      (0): ConvTranspose2d(1024, 512, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)
+      (1): BatchNorm2d(512, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+      (2): ReLU()
+      (0): ConvTranspose2d(512, 256, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)
+      (1): BatchNorm2d(256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+      (2): ReLU()
+      (0): ConvTranspose2d(256, 128, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)
+      (1): BatchNorm2d(128, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+      (2): ReLU()
+    (4): ConvTranspose2d(128, 3, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))
+    (5): Tanh()
+===
+    (0): Conv2d(3, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1))
+    (1): LeakyReLU(negative_slope=0.2)
+      (0): Conv2d(64, 128, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)
+      (1): InstanceNorm2d(128, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)
+      (2): LeakyReLU(negative_slope=0.2)
+      (0): Conv2d(128, 256, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)
+      (1): InstanceNorm2d(256, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)
+      (2): LeakyReLU(negative_slope=0.2)
+      (0): Conv2d(256, 512, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1), bias=False)
+      (1): InstanceNorm2d(512, eps=1e-05, momentum=0.1, affine=True, track_running_stats=False)
+      (2): LeakyReLU(negative_slope=0.2)
+    (5): Conv2d(512, 1, kernel_size=(4, 4), stride=(2, 2))
+"""
+
+
+def test_wgan_gp64_is_seed_004_printout_layer_for_layer():
+    g_text, d_text = SEED_004.split("===")
+    expected = [[re.sub(r"^\s*\(\d+\): ", "", line) for line in text.strip().splitlines()]
+                for text in (g_text, d_text)]
+    g, d = build_models(cfg_for("wgan_gp64"))
+    assert layers(g) == expected[0]
+    assert layers(d) == expected[1]
+
+
+def convs(model):
+    """(kind, out channels, kernel, stride) of every conv / dense layer, in order."""
+    out = []
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            out.append((type(m).__name__, m.out_channels, m.kernel_size[0], m.stride[0]))
+        elif isinstance(m, nn.Linear):
+            out.append(("Linear", m.out_features))
+    return out
+
+
+# Seed 003's two tables. The TF tutorial's stride-1 Conv2DTranspose(128, 5x5) is built as a
+# stride-1 Conv2d (same shape and parameter count; PyTorch cannot pad an even-kernel stride-1
+# ConvTranspose2d to "same"). Seed 003's "Output Layer Conv2D(1, 5x5)" of the original is the
+# tutorial's stride-2 Conv2DTranspose: 14x14 -> 28x28 needs it.
+SEED_003 = {
+    "tf_tutorial": (
+        [("Linear", 7 * 7 * 256), ("Conv2d", 128, 5, 1), ("ConvTranspose2d", 64, 5, 2),
+         ("ConvTranspose2d", 1, 5, 2)],
+        [("Conv2d", 64, 5, 2), ("Conv2d", 128, 5, 2), ("Linear", 1)]),
+    "deeper_3x3": (
+        [("Linear", 7 * 7 * 128), ("ConvTranspose2d", 64, 3, 2), ("Conv2d", 64, 3, 1),
+         ("ConvTranspose2d", 32, 3, 2), ("Conv2d", 16, 3, 1), ("Conv2d", 1, 3, 1)],
+        [("Conv2d", 32, 3, 2), ("Conv2d", 64, 3, 1), ("Conv2d", 128, 3, 2), ("Conv2d", 256, 3, 1),
+         ("Linear", 128), ("Linear", 1)]),
+}
+
+
+@pytest.mark.parametrize("preset", list(SEED_003))
+def test_seed_003_tables(preset):
+    g, d = build_models(cfg_for(preset))
+    assert convs(g) == SEED_003[preset][0]
+    assert convs(d) == SEED_003[preset][1]
+
+
+def n_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_parameter_counts_match_the_sources():
+    # TF DCGAN tutorial: generator 2,305,472 trainable (BatchNorm's moving stats are buffers
+    # here), discriminator 212,865, as its model.summary() prints.
+    g, d = build_models(cfg_for("tf_tutorial"))
+    assert (n_params(g), n_params(d)) == (2_305_472, 212_865)
+    # Seed 003's modified architecture, TF conventions (no bias before a BatchNorm or on G's output)
+    g, d = build_models(cfg_for("deeper_3x3"))
+    g_expected = (100 * 6272 + 2 * 6272 + 128 * 64 * 9 + 2 * 64 + 64 * 64 * 9 + 2 * 64
+                  + 64 * 32 * 9 + 2 * 32 + 32 * 16 * 9 + 2 * 16 + 16 * 9)
+    d_expected = (9 * 32 + 32 + 32 * 64 * 9 + 64 + 64 * 128 * 9 + 128 + 128 * 256 * 9 + 256
+                  + 12544 * 128 + 128 + 128 + 1)
+    assert (n_params(g), n_params(d)) == (g_expected, d_expected)
+    # PyTorch DCGAN example (ngf = ndf = 64, no biases): 3,576,704 and 2,765,568
+    g, d = build_models(cfg_for("dcgan64"))
+    assert (n_params(g), n_params(d)) == (3_576_704, 2_765_568)
+
+
+# ---- impossible combinations explain themselves --------------------------------------------------
+BAD = [
+    # kernel 8, stride 2 everywhere at 28x28: the classic; says which strides work
+    (dict(preset="kernel8_stride1_2", g_strides=[2, 2, 2]),
+     ["generator layer 3", "24x24", "28x28", "g_strides=[1, 2, 2]", "image_size=32"]),
+    (dict(g_strides=[2, 2, 2], g_kernel=8), ["generator layer 3", "3.5x3.5", "g_strides=[1, 2, 2]"]),
+    (dict(preset="dcgan64"), ["generator layer 4", "16x16", "28x28", "not a multiple of 16",
+                              "g_strides=[1, 1, 2, 2]", "image_size=32"]),
+    (dict(preset="dcgan64", image_size=28, g_strides=[2, 2, 2, 2]), ["image_size=32"]),
+    (dict(g_kernel=1), ["generator layer 2", "kernel 1, stride 2", "14x14", "holes",
+                        "g_kernel=4", "upsample='nearest'"]),
+    (dict(g_kernel=[5, 5, 1]), ["generator layer 3", "28x28", "holes"]),
+    (dict(d_kernel=1), ["discriminator layer 1", "14x14 from 28x28", "d_kernel=4"]),
+    (dict(d_channels=[8] * 6, d_strides=[2] * 6, d_kernel=8),
+     ["discriminator layer 5", "0x0 from 1x1", "at most 4", "d_strides"]),
+    (dict(g_strides=[1, 2]), ["g_strides has 2 entries", "g_channels has 3"]),
+    (dict(g_kernel=[3, 3]), ["g_kernel has 2 entries", "3 layers"]),
+    (dict(d_strides=[2, 2, 2]), ["d_strides has 3 entries"]),
+    (dict(g_channels="a,b"), ["g_channels", "whole numbers"]),
+    (dict(d_dense=[0]), ["d_dense", "positive"]),
+    (dict(g_refine=-1), ["g_refine", ">= 0"]),
+    (dict(upsample="pixelshuffle"), ["upsample", "'nearest'"]),
+    (dict(g_norm="batchnorm"), ["did you mean 'batch'"]),
+    (dict(preset="wgan_gp64", image_size=64, channels=3, loss="wgan", d_norm="batch"),
+     ["d_norm='batch'", "d_norm='instance'"]),
+]
+
+
+@pytest.mark.parametrize("change, words", BAD, ids=[str(c) for c, _ in BAD])
+def test_impossible_combinations_say_what_to_change(change, words):
+    with pytest.raises(ValueError) as err:
+        RunConfig(**change).validate()
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+@pytest.mark.parametrize("fix", [dict(g_strides=[1, 2, 2]), dict(image_size=32)])
+def test_the_suggested_fix_builds(fix):
+    cfg = RunConfig(preset="kernel8_stride1_2", **{"g_strides": [2, 2, 2], **fix}).validate()
+    check_output(cfg, *build_models(cfg))
+
+
+# ---- summary ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_summary_adds_up(preset):
+    cfg = cfg_for(preset)
+    g, d = build_models(cfg)
+    g_rows = summary(g, (cfg.noise_dim,))
+    d_rows = summary(d, (cfg.channels, cfg.image_size, cfg.image_size))
+    assert sum(r["params"] for r in g_rows) == n_params(g)
+    assert sum(r["params"] for r in d_rows) == n_params(d)
+    assert g_rows[-1]["output"] == (cfg.channels, cfg.image_size, cfg.image_size)
+    text = describe_models(cfg, g, d)
+    assert f"{n_params(g):,}" in text and f"{n_params(d):,}" in text
+
+
+def test_summary_flops_by_hand():
+    """Multiply-adds x 2: a conv counts per output pixel, a transposed conv per input pixel."""
+    g, d = build_models(cfg_for("tf_tutorial"))
+    rows = {r["name"]: r for r in summary(g, (100,))}
+    convt = [r for r in rows.values() if r["layer"] == "ConvTranspose2d"]
+    assert convt[0]["flops"] == 2 * 128 * 7 * 7 * 64 * 5 * 5   # 7x7x128 in -> 14x14x64
+    assert convt[1]["flops"] == 2 * 64 * 14 * 14 * 1 * 5 * 5   # 14x14x64 in -> 28x28x1
+    conv = [r for r in rows.values() if r["layer"] == "Conv2d"][0]
+    assert conv["flops"] == 2 * 256 * 5 * 5 * 128 * 7 * 7
+    assert rows["net.0"]["flops"] == 2 * 100 * 12544
+    # the same count as an explicit conv: a transposed conv is a conv's backward pass
+    x = torch.randn(1, 128, 7, 7)
+    layer = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)][0]
+    assert layer(x).shape == (1, 64, 14, 14)
