@@ -304,9 +304,20 @@ def spectrum(images):
     return torch.log1p(mag).mean(0)
 
 
+def samples_of(source, n=256, seed=0):
+    """Images (N, C, H, W) in [-1, 1] from a tensor (returned as it is) or a run folder (n fresh
+    samples from its newest checkpoint's generator), so the lesson's plots take either."""
+    if isinstance(source, torch.Tensor):
+        return source
+    from .tracking import load_generator
+    from .train import generate
+    return generate(load_generator(source), n, seed=seed)
+
+
 def plot_spectra(samples, show=True, save_to=None):
-    """{label: images} -> one spectrum per label, side by side, on a shared colour scale."""
-    specs = {label: spectrum(images) for label, images in samples.items()}
+    """{label: images or run folder} -> one spectrum per label, side by side, on a shared
+    colour scale."""
+    specs = {label: spectrum(samples_of(images)) for label, images in samples.items()}
     vmax = max(float(s.max()) for s in specs.values())
     fig, axes = plt.subplots(1, len(specs), figsize=(3.2 * len(specs), 3.4), squeeze=False)
     for ax, (label, spec) in zip(axes[0], specs.items()):
@@ -318,8 +329,9 @@ def plot_spectra(samples, show=True, save_to=None):
 
 
 def show_zoomed_crops(samples, crop=14, show=True, save_to=None):
-    """{label: images} -> the same corner of the first three images of each, enlarged with
-    no smoothing, so pixel-level patterns (checkerboards) are visible."""
+    """{label: images or run folder} -> the same corner of the first three images of each,
+    enlarged with no smoothing, so pixel-level patterns (checkerboards) are visible."""
+    samples = {label: samples_of(images, n=3) for label, images in samples.items()}
     fig, axes = plt.subplots(len(samples), 3, figsize=(7, 2.4 * len(samples)), squeeze=False)
     for row, (label, images) in zip(axes, samples.items()):
         for i, ax in enumerate(row):
@@ -328,4 +340,39 @@ def show_zoomed_crops(samples, crop=14, show=True, save_to=None):
                       cmap="gray", interpolation="nearest", vmin=0, vmax=1)
             ax.axis("off")
         row[0].set_title(label, fontsize=9, loc="left")
+    return _finish(fig, save_to, show)
+
+
+def overlap_pattern(kernel, stride, upsample="transposed", size=None):
+    """How often each output pixel is written when a constant image is upsampled by one layer
+    with all-one weights: flat for upsample + conv and for kernels divisible by the stride, a
+    checkerboard for a transposed conv whose kernel the stride does not divide."""
+    from torch import nn
+    from .models import upsample_padding
+    size = size or 2 * kernel + 2
+    x = torch.ones(1, 1, size, size)
+    if upsample == "transposed":
+        p, op = upsample_padding(kernel, stride)
+        layer = nn.ConvTranspose2d(1, 1, kernel, stride, p, output_padding=op, bias=False)
+    else:
+        layer = nn.Sequential(nn.Upsample(scale_factor=stride, mode=upsample),
+                              nn.Conv2d(1, 1, kernel, padding="same", bias=False))
+    for m in layer.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.ones_(m.weight)
+    with torch.no_grad():
+        out = layer(x)[0, 0]
+    return out[kernel:-kernel, kernel:-kernel]  # the inside: borders see fewer inputs anyway
+
+
+def plot_overlap_patterns(cases, show=True, save_to=None):
+    """{label: (kernel, stride, upsample)} -> each layer's overlap pattern side by side."""
+    fig, axes = plt.subplots(1, len(cases), figsize=(3.2 * len(cases), 3.4), squeeze=False)
+    for ax, (label, (kernel, stride, upsample)) in zip(axes[0], cases.items()):
+        pattern = overlap_pattern(kernel, stride, upsample)
+        ax.imshow(pattern / pattern.max(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        spread = float(pattern.max() - pattern.min()) / float(pattern.max())
+        ax.set_title(f"{label}\nunevenness {spread:.0%}", fontsize=9)
+        ax.axis("off")
+    fig.suptitle("Writes per output pixel for a constant input (all-one weights)")
     return _finish(fig, save_to, show)
