@@ -461,3 +461,25 @@ def describe_models(cfg, g, d):
     d_rows = summary(d, d_in)
     return (format_summary(f"Generator: noise ({g.noise_dim},) -> {g_rows[-1]['output']}", g_rows)
             + "\n\n" + format_summary(f"Discriminator: {d_in} -> score", d_rows))
+
+
+def architecture_table(variants, **base):
+    """{name: config overrides} -> a markdown table of each variant's parameters and MFLOPs per
+    image for G and D, built but not trained: compare the cost of architectures before
+    spending any time on them. `base` holds values every variant shares (e.g. image_size)."""
+    from .config import RunConfig
+    lines = ["| variant | G params | D params | G MFLOPs/image | D MFLOPs/image | G layers |",
+             "|---|---|---|---|---|---|"]
+    names = set(RunConfig.field_names())
+    for name, overrides in variants.items():
+        values = {k: v for k, v in {**base, **overrides}.items() if k in names}
+        cfg = RunConfig(**values).validate()
+        g, d = build_models(cfg)
+        g_rows = summary(g, (cfg.noise_dim,))
+        d_rows = summary(d, (cfg.channels, cfg.image_size, cfg.image_size))
+        convs = sum(r["layer"] in ("Conv2d", "ConvTranspose2d", "Linear") for r in g_rows)
+        lines.append(f"| {name} | {sum(r['params'] for r in g_rows):,} | "
+                     f"{sum(r['params'] for r in d_rows):,} | "
+                     f"{sum(r['flops'] for r in g_rows) / 1e6:.1f} | "
+                     f"{sum(r['flops'] for r in d_rows) / 1e6:.1f} | {convs} |")
+    return "\n".join(lines)
