@@ -24,6 +24,7 @@ UPSAMPLE_MODES = ("transposed", "nearest", "bilinear")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 IMAGE_SIZES = (28, 32, 64, 128)
+AUGMENTATIONS = ("none", "flip", "diffaug", "rotate", "erase", "crop")  # see augment.py
 
 
 @dataclass
@@ -34,7 +35,7 @@ class RunConfig:
     image_size: int = 28
     channels: int = 1
     max_images: int = 0            # 0 = the whole data set
-    augment: str = "none"          # see data.AUGMENTATIONS
+    augment: str = "none"          # "flip", "diffaug"; "rotate"/"erase"/"crop" leak (augment.py)
     # model (None = take the preset's value)
     preset: str = "tf_tutorial"
     g_input: Optional[str] = None          # "dense" (TF tutorial) or "convt" (DCGAN paper)
@@ -143,6 +144,7 @@ class RunConfig:
         _choice("wandb_mode", self.wandb_mode, WANDB_MODES)
         _choice("on_divergence", self.on_divergence, ("stop", "warn"))
         _choice("lr_decay", self.lr_decay, ("none", "linear"))
+        _choice("augment", self.augment, AUGMENTATIONS)
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ValueError(f"device={self.device!r} is not a device name: use 'auto' (GPU when "
                              f"there is one), 'cpu', 'cuda' or 'cuda:1'.")
@@ -174,6 +176,9 @@ class RunConfig:
         if _number("clip_value", self.clip_value) <= 0:
             raise ValueError(f"clip_value={self.clip_value!r} must be > 0 (the WGAN paper uses 0.01).")
         if self.is_points:
+            if self.augment != "none":
+                raise ValueError(f"augment={self.augment!r} is for images; 2D data sets take "
+                                 f"augment='none'.")
             return self
         if self.image_size not in IMAGE_SIZES:
             raise ValueError(f"image_size={self.image_size!r} is not supported: use one of "

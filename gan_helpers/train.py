@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import losses
+from .augment import augment_both, augment_real
 from .colab import pick_device
 from .data import batches, steps_per_epoch
 from .models import build_models
@@ -197,6 +198,12 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
                     run.save_checkpoint(_checkpoint(cfg, epoch, g, d, opt_g, opt_d, scaler,
                                                     fixed_noise, history, gen), epoch)
                 run.log_epoch(history, snap)
+    except torch.cuda.OutOfMemoryError as e:
+        raise RuntimeError(
+            f"CUDA ran out of memory at batch_size={cfg.batch_size}, image_size={cfg.image_size}. "
+            f"Lower batch_size first (halve it), then the widths in g_channels / d_channels or "
+            f"image_size; precision='auto' (bf16/fp16) halves activation memory. Restart the "
+            f"runtime if later cells still fail. Checkpoints so far are kept: resume=True.") from e
     except KeyboardInterrupt:  # a student stopping early still gets the figures
         print(f"Interrupted; the checkpoint after epoch {len(history['epoch'])} is kept "
               f"(resume=True continues from it).")
@@ -217,7 +224,12 @@ def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
     zero = torch.zeros((), device=device)
 
-    def noisy(x, std):
+    def d_view(x, std, real):
+        """What D sees: the augmentation (flip and the leaky kinds on real images only,
+        DiffAugment on both), then instance noise."""
+        if real:
+            x = augment_real(x, cfg.augment, gen)
+        x = augment_both(x, cfg.augment, gen)
         return x + std * torch.randn(x.shape, device=x.device, generator=gen) if std else x
 
     def step_d(real, noise_std, keep_graph):
@@ -225,8 +237,8 @@ def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
         with autocast(), (nullcontext() if keep_graph else torch.no_grad()):
             fake = g(z)
         with autocast():
-            real_scores = d(noisy(real, noise_std))
-            fake_scores = d(noisy(fake.detach(), noise_std))
+            real_scores = d(d_view(real, noise_std, real=True))
+            fake_scores = d(d_view(fake.detach(), noise_std, real=False))
             loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(),
                                  cfg.label_smoothing)
         gp = grad_norm = zero
@@ -248,7 +260,7 @@ def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
     def step_g(fake, noise_std):
         d.requires_grad_(False)  # G's step needs no gradients for D's weights
         with autocast():
-            loss = losses.g_loss(cfg.loss, d(noisy(fake, noise_std)).float())
+            loss = losses.g_loss(cfg.loss, d(d_view(fake, noise_std, real=False)).float())
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt_g)

@@ -30,3 +30,6 @@ def small_cfg():
     """A real MNIST run, shrunk: 256 images, batch 64, 1 epoch, on the CPU."""
     from gan_helpers import RunConfig
     return RunConfig(max_images=256, batch_size=64, epochs=1, device="cpu").validate()
+
+# Prepared image folders and the demo images go to a scratch cache, never into the repo or data.
+os.environ.setdefault("GAN_CACHE_DIR", __import__("tempfile").mkdtemp(prefix="gan-cache-"))

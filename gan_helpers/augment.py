@@ -1,0 +1,70 @@
+"""Augmentation for small data sets, and the kinds that leak into the samples.
+
+A GAN learns whatever D is shown as "real". Flipping keeps real images real; rotating,
+erasing or cropping only the real images teaches G to make rotated, holed, cropped
+images (seed 004's over-augmented samples). DiffAugment (Zhao et al., 2020) avoids the
+leak by applying the same differentiable transform to real *and* fake images before D.
+"""
+import torch
+import torch.nn.functional as F
+
+from .config import AUGMENTATIONS  # "none", "flip", "diffaug"; leaky: "rotate", "erase", "crop"
+
+
+def augment_real(x, kind, gen=None):
+    """Augmentations that apply to real images only (flip, and the leaky ones)."""
+    if kind == "flip":
+        return torch.where(_coin(x, gen), x.flip(-1), x)
+    if kind == "rotate":
+        angle = (torch.rand(x.shape[0], device=x.device, generator=gen) - 0.5) * (2 * 3.14159 / 6)
+        cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
+        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+        return _warp(x, theta)
+    if kind == "erase":
+        n, _, h, w = x.shape
+        ys = torch.randint(0, h // 2, (n, 1, 1, 1), device=x.device, generator=gen)
+        xs = torch.randint(0, w // 2, (n, 1, 1, 1), device=x.device, generator=gen)
+        rows = torch.arange(h, device=x.device).view(1, 1, h, 1)
+        cols = torch.arange(w, device=x.device).view(1, 1, 1, w)
+        hole = (rows >= ys) & (rows < ys + h // 2) & (cols >= xs) & (cols < xs + w // 2)
+        return x.masked_fill(hole, 0.0)
+    if kind == "crop":
+        scale = 0.6 + 0.4 * torch.rand(x.shape[0], device=x.device, generator=gen)
+        shift = (1 - scale) * (torch.rand(2, x.shape[0], device=x.device, generator=gen) * 2 - 1)
+        zero = torch.zeros_like(scale)
+        theta = torch.stack([torch.stack([scale, zero, shift[0]], 1),
+                             torch.stack([zero, scale, shift[1]], 1)], 1)
+        return _warp(x, theta)
+    return x
+
+
+def augment_both(x, kind, gen=None):
+    """Augmentations that apply to every image D sees, real and fake (DiffAugment)."""
+    if kind != "diffaug":
+        return x
+    n = x.shape[0]
+    x = x + (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) - 0.5) * 0.5
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) + 0.5) + mean
+    shift = (torch.rand(2, n, device=x.device, generator=gen) - 0.5) * 0.25  # up to 1/8 of the image
+    one, zero = torch.ones(n, device=x.device), torch.zeros(n, device=x.device)
+    theta = torch.stack([torch.stack([one, zero, shift[0]], 1), torch.stack([zero, one, shift[1]], 1)], 1)
+    return _warp(x, theta, padding="zeros")
+
+
+def preview(images, kinds=AUGMENTATIONS, seed=0):
+    """{kind: the same real images as D would see them under each augmentation}."""
+    out = {}
+    for kind in kinds:
+        gen = torch.Generator(images.device).manual_seed(seed)
+        out[kind] = augment_both(augment_real(images, kind, gen), kind, gen)
+    return out
+
+
+def _coin(x, gen):
+    return (torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=gen) < 0.5)
+
+
+def _warp(x, theta, padding="border"):
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode=padding, align_corners=False)

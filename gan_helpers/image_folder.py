@@ -1,0 +1,212 @@
+"""Your own images: a messy folder -> one compact uint8 tensor (N, 3, S, S), and back.
+
+Real folders mix JPEG, PNG with transparency, palette GIFs, 16-bit greyscale, CMYK, and a
+few broken files. `prepare_folder` opens what Pillow can, converts every mode to RGB (alpha
+composited onto a chosen background, not dropped to black), crops and resizes with
+antialiasing, optionally removes duplicates, and reports every file it skipped and why.
+The source folder is only read.
+"""
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from .data import Dataset, fit_images
+
+EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
+NEAR_DUPLICATE_BITS = 4     # difference-hash bits two near duplicates may differ in
+NEAR_DUPLICATE_COLOUR = 6   # mean 0..255 difference of their 8x8 colour thumbnails
+
+
+def cache_dir():
+    """Where prepared folders and the demo images go: GAN_CACHE_DIR, else ~/.cache/gan-lab-notebooks
+    (never inside your image folder, and never the data folder, which may be read-only)."""
+    return Path(os.environ.get("GAN_CACHE_DIR") or Path.home() / ".cache" / "gan-lab-notebooks")
+
+
+def to_rgb(img, background="white"):
+    """Any Pillow mode -> RGB; transparency is composited onto `background`."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = arr.max() or 1.0
+        img = Image.fromarray((arr * (255.0 / top)).round().astype(np.uint8), "L")
+    if img.mode == "P" or (img.mode in ("L", "RGB") and "transparency" in img.info):
+        img = img.convert("RGBA")
+    if img.mode in ("LA", "PA", "RGBA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, BACKGROUNDS[background] + (255,))
+        return Image.alpha_composite(canvas, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def fit_square(img, size, crop="center", background="white"):
+    """Centre-crop (or pad, crop="none") to a square, then resize with antialiasing."""
+    w, h = img.size
+    if crop == "center":
+        s = min(w, h)
+        img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    else:
+        s = max(w, h)
+        canvas = Image.new("RGB", (s, s), BACKGROUNDS[background])
+        canvas.paste(img, ((s - w) // 2, (s - h) // 2))
+        img = canvas
+    return img.resize((size, size), Image.LANCZOS)
+
+
+def difference_hash(img):
+    """64-bit dHash: near-identical images (re-encoded, resized) differ in few bits."""
+    small = np.asarray(img.convert("L").resize((9, 8), Image.LANCZOS), dtype=np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def _thumbnail(img):
+    return np.asarray(img.resize((8, 8), Image.LANCZOS), dtype=np.int16)
+
+
+def _near(a, b):
+    """Same structure (dHash within a few bits) and same colours (8x8 thumbnails close): a
+    re-encoded or resized copy. Structure alone would merge every flat, single-colour image."""
+    return (bin(a[0] ^ b[0]).count("1") <= NEAR_DUPLICATE_BITS
+            and np.abs(a[1] - b[1]).mean() < NEAR_DUPLICATE_COLOUR)
+
+
+def image_files(folder):
+    return sorted(p for p in Path(folder).rglob("*")
+                  if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=False,
+                   limit=None, progress=True):
+    """src folder -> `out` (.pt: uint8 tensor (N, 3, size, size)) + `<out>.json` manifest +
+    `<out>.preview.png` grid. Returns the manifest (sources, skipped files with reasons, counts)."""
+    src, out = Path(src), Path(out)
+    if crop not in ("center", "none"):
+        raise ValueError(f"crop={crop!r}: use 'center' or 'none'.")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background={background!r}: use 'white' or 'black'.")
+    if not src.is_dir():
+        raise FileNotFoundError(f"image folder {src} does not exist: set the path to the folder "
+                                f"that holds your images (subfolders are searched too).")
+    files = image_files(src)
+    if not files:
+        raise ValueError(f"no images in {src}: looked for {', '.join(sorted(EXTENSIONS))} "
+                         f"(subfolders included). Put your images there or fix the path.")
+    images, sources, skipped, hashes, seen = [], [], [], [], set()
+    for path in tqdm(files[:limit] if limit else files, desc="preparing images", disable=not progress):
+        rel = str(path.relative_to(src))
+        try:
+            with Image.open(path) as img:
+                img.seek(0)  # GIF / WebP: first frame
+                img.load()
+                square = fit_square(to_rgb(img, background), size, crop, background)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+            skipped.append({"file": rel, "reason": f"{type(e).__name__}: {e}"})
+            continue
+        arr = np.asarray(square, dtype=np.uint8)
+        if dedupe:
+            digest = hashlib.sha1(arr.tobytes()).hexdigest()
+            key = (difference_hash(square), _thumbnail(square))
+            twin = next((sources[i] for i, h in enumerate(hashes) if _near(h, key)), None)
+            if digest in seen or twin is not None:
+                kind = "exact duplicate" if digest in seen else "near duplicate"
+                skipped.append({"file": rel, "reason": f"{kind} of {twin or 'an earlier image'}"})
+                continue
+            seen.add(digest)
+            hashes.append(key)
+        images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))
+        sources.append(rel)
+    if not images:
+        raise ValueError(f"none of the {len(files)} files in {src} could be read; see the "
+                         f"reasons: {skipped[:3]}")
+    tensor = torch.stack(images).contiguous()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    torch.save(tensor, tmp)
+    os.replace(tmp, out)
+    from .viz import save_grid
+    save_grid(tensor[:64].float().div(127.5).sub(1), out.with_suffix(".preview.png"))
+    manifest = {"source": str(src), "size": size, "crop": crop, "background": background,
+                "dedupe": dedupe, "count": len(sources), "files_seen": len(files),
+                "skipped_count": len(skipped), "sources": sources, "skipped": skipped}
+    out.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def load_image_folder(path, size=64):
+    """A prepared .pt file, or a folder prepared on first use and cached outside it."""
+    path = Path(path).expanduser()
+    if path.suffix == ".pt":
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} does not exist: run data_scripts/prepare_images.py "
+                                    f"FOLDER {path}, or set data_path to your image folder.")
+        images = torch.load(path, weights_only=True)
+    else:
+        if not path.is_dir():
+            raise FileNotFoundError(
+                f"image folder {path} does not exist: set data_path to the folder of your images "
+                f"(on Colab, a Drive folder such as /content/drive/MyDrive/my_images), or to a "
+                f".pt file written by data_scripts/prepare_images.py.")
+        cache = cache_dir() / "prepared" / f"{path.name}-{_path_digest(path)}-{size}.pt"
+        if not cache.is_file() or _newest_mtime(path) > cache.stat().st_mtime:
+            manifest = prepare_folder(path, cache, size=size)
+            print(f"Prepared {manifest['count']} images from {path} -> {cache} "
+                  f"({manifest['skipped_count']} skipped, see {cache.with_suffix('.json')}).")
+        images = torch.load(cache, weights_only=True)
+    return Dataset(path.stem, fit_images(images, size, 3))
+
+
+def _path_digest(path):
+    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:8]
+
+
+def _newest_mtime(folder):
+    return max((p.stat().st_mtime for p in image_files(folder)), default=0.0)
+
+
+def write_demo_folder(folder, n=128, seed=0):
+    """A small folder of real, mixed-format images (coloured shapes on gradients: PNG with
+    transparency, JPEG, palette GIF, BMP, WebP) to try the notebook on before your own."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    formats = [("png", "RGBA"), ("jpg", "RGB"), ("gif", "P"), ("bmp", "RGB"), ("webp", "RGB")]
+    for i in range(n):
+        w, h = int(rng.integers(80, 160)), int(rng.integers(80, 160))
+        top, bottom = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+        ramp = np.linspace(0, 1, h)[:, None, None]
+        arr = (top * (1 - ramp) + bottom * ramp).repeat(w, axis=1).astype(np.uint8)
+        img = Image.fromarray(arr, "RGB")
+        draw = ImageDraw.Draw(img)
+        for _ in range(3):
+            x, y, r = rng.integers(0, w), rng.integers(0, h), int(rng.integers(10, 40))
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
+            shape((x - r, y - r, x + r, y + r), fill=colour)
+        ext, mode = formats[i % len(formats)]
+        if mode == "RGBA":
+            alpha = Image.new("L", img.size, 255)
+            ImageDraw.Draw(alpha).rectangle((0, 0, w // 4, h), fill=0)  # a transparent band
+            img.putalpha(alpha)
+        elif mode == "P":
+            img = img.convert("P", palette=Image.ADAPTIVE, colors=64)
+        img.save(folder / f"shape_{i:03d}.{ext}")
+    return folder
+
+
+def folder_or_demo(data_path):
+    """The user's folder, or (when none is given) the demo folder, written once."""
+    if data_path:
+        return str(Path(data_path).expanduser())
+    demo = cache_dir() / "demo_shapes"
+    if not demo.is_dir() or not image_files(demo):
+        write_demo_folder(demo)
+    print(f"No data_path given: using the demo folder {demo} (coloured shapes). "
+          f"Set data_path to your own image folder.")
+    return str(demo)
