@@ -6,13 +6,14 @@
     run = start_run(cfg, experiment, output_dir) # run folder + W&B (never prompts)
     history = train(cfg, data, run, models=(g, d))
 """
-from . import colab, metrics
+from . import colab, image_folder, metrics
 from .config import RunConfig, quick_mode
 from .data import load_dataset
 from .models import PRESETS, build_models, describe_models
 from .tracking import Run
 from .train import DivergenceError, generate, train
-from .viz import (plot_d_outputs, plot_epoch_times, plot_losses, show_images, show_metrics,
+from .viz import (plot_d_outputs, plot_epoch_times, plot_losses, show_augmentations, show_images,
+                  show_metrics,
                   show_run)
 
 __version__ = "0.1.0"

@@ -24,12 +24,17 @@ def output_root(output_dir="outputs", use_drive=False):
     """The folder run folders go under; on Colab with use_drive, on Google Drive so a
     disconnect keeps checkpoints (MyDrive/gan-lab-notebooks/<output_dir>)."""
     if use_drive and in_colab():
-        drive = Path("/content/drive")
-        if not (drive / "MyDrive").exists():
-            from google.colab import drive as gdrive
-            gdrive.mount(str(drive))
-        return drive / "MyDrive" / "gan-lab-notebooks" / output_dir
+        return mount_drive() / "MyDrive" / "gan-lab-notebooks" / output_dir
     return Path(output_dir)
+
+
+def mount_drive():
+    """Mount Google Drive at /content/drive once (Colab asks for permission in a popup)."""
+    drive = Path("/content/drive")
+    if in_colab() and not (drive / "MyDrive").exists():
+        from google.colab import drive as gdrive
+        gdrive.mount(str(drive))
+    return drive
 
 
 def pick_device(name="auto"):
@@ -54,3 +59,16 @@ def gpu_report():
                 f"{p.major}.{p.minor}, bf16: {bf16}; torch {torch.__version__}")
     hint = " On Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
     return f"No GPU: training runs on the CPU ({torch.get_num_threads()} threads).{hint}"
+
+
+def memory_report(batch_size):
+    """Peak GPU memory of the run so far and the batch size that would roughly fit: for
+    choosing batch_size on your GPU (seed 001 fought a 24 GB card)."""
+    if not torch.cuda.is_available():
+        return ("Trained on the CPU: no GPU memory to report. On a GPU this cell says how much "
+                "memory training used and which batch size would fit.")
+    peak, total = torch.cuda.max_memory_allocated(), torch.cuda.get_device_properties(0).total_memory
+    fits = int(batch_size * 0.9 * total / max(peak, 1))
+    return (f"Peak GPU memory {peak / 2**30:.2f} GiB of {total / 2**30:.1f} GiB at batch_size="
+            f"{batch_size}: up to about batch_size={fits} would fit (an overestimate: part of the "
+            f"peak is weights and optimiser state, which do not grow with the batch).")

@@ -203,6 +203,9 @@ def write_demo_folder(folder, n=128, seed=0):
 def folder_or_demo(data_path):
     """The user's folder, or (when none is given) the demo folder, written once."""
     if data_path:
+        if str(data_path).startswith("/content/drive"):
+            from .colab import mount_drive
+            mount_drive()
         return str(Path(data_path).expanduser())
     demo = cache_dir() / "demo_shapes"
     if not demo.is_dir() or not image_files(demo):

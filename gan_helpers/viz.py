@@ -376,3 +376,18 @@ def plot_overlap_patterns(cases, show=True, save_to=None):
         ax.axis("off")
     fig.suptitle("Writes per output pixel for a constant input (all-one weights)")
     return _finish(fig, save_to, show)
+
+
+def show_augmentations(images, kinds=None, show=True, save_to=None):
+    """The same real images as D sees them under each augmentation: one row per kind. The
+    rows D is shown as "real" are what G learns to imitate."""
+    from .augment import preview
+    views = preview(images) if kinds is None else preview(images, kinds)
+    fig, axes = plt.subplots(len(views), 1, figsize=(len(images) * 0.9, 1.1 * len(views)), squeeze=False)
+    for ax, (kind, batch) in zip(axes[:, 0], views.items()):
+        arr = to_grid(batch, nrow=len(batch))
+        ax.imshow(arr[..., 0] if arr.shape[2] == 1 else arr, cmap="gray")
+        ax.set_ylabel(kind, rotation=0, ha="right", va="center")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _finish(fig, save_to, show)

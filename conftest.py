@@ -1,4 +1,4 @@
-"""Test setup: quick mode, real MNIST from ../shared/data, W&B offline, no downloads.
+"""Test setup (tests/ and nbmake over notebooks/ alike): quick mode, real MNIST from ../shared/data, W&B offline, no downloads.
 
 Set before any kernel starts, so nbmake's notebook kernels inherit it too.
 """
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 os.environ["GAN_HELPERS_QUICK"] = "1"
