@@ -108,6 +108,47 @@ def _tuples(x):
     return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
+def setup(cfg, data, models=None):
+    """Everything a run needs on its device: models (channels_last if on), data, optimisers,
+    grad scaler, the loop's random generator and the compiled-or-not step functions.
+    Shared by train() and the benchmark, so the benchmark times exactly what trains."""
+    device = pick_device(cfg.device)
+    amp_dtype = autocast_dtype(cfg.precision, device)
+    speed = speed_settings(cfg, device)
+    g, d = models if models is not None else build_models(cfg)
+    g, d = g.to(device), d.to(device)
+    if speed["channels_last"]:
+        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
+    torch.backends.cudnn.benchmark = speed["cudnn_benchmark"]
+    opt_g = make_optimizer(cfg.optimizer, g.parameters(), cfg.lr_g, cfg.betas_g, speed["fused_optimizer"])
+    opt_d = make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, speed["fused_optimizer"])
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    gen = torch.Generator(device).manual_seed(cfg.seed)
+    step_d, step_g = _make_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed)
+    return SimpleNamespace(device=device, amp_dtype=amp_dtype, speed=speed, g=g, d=d,
+                           data=data.to(device), opt_g=opt_g, opt_d=opt_d, scaler=scaler,
+                           gen=gen, step_d=step_d, step_g=step_g)
+
+
+def run_epoch(t, cfg, noise_std=0.0, on_step=None, max_steps=None):
+    """One pass over the data (or max_steps batches): a D step per batch and a G step every
+    critic_steps batches. Returns the summed per-step stats, still on the device."""
+    sums = torch.zeros(len(STATS), device=t.device)
+    for i, real in enumerate(batches(t.data, cfg.batch_size, t.gen)):
+        if max_steps is not None and i >= max_steps:
+            break
+        if t.speed["channels_last"]:
+            real = real.contiguous(memory_format=torch.channels_last)
+        g_turn = (i + 1) % cfg.critic_steps == 0
+        fake, stats = t.step_d(real, noise_std, g_turn)
+        if g_turn:
+            stats = stats + t.step_g(fake, noise_std)
+        sums += stats
+        if on_step is not None:
+            on_step()
+    return sums
+
+
 def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     """Train a GAN on `data` as `cfg` says; returns the history (per-epoch lists).
 
@@ -117,19 +158,9 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     values are recorded in the history (e.g. metrics every K epochs).
     """
     cfg.validate()
-    device = pick_device(cfg.device)
-    amp_dtype = autocast_dtype(cfg.precision, device)
-    speed = speed_settings(cfg, device)
-    g, d = models if models is not None else build_models(cfg)
-    g, d = g.to(device), d.to(device)
-    if speed["channels_last"]:
-        g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
-    torch.backends.cudnn.benchmark = speed["cudnn_benchmark"]
-    data = data.to(device)
-    opt_g = make_optimizer(cfg.optimizer, g.parameters(), cfg.lr_g, cfg.betas_g, speed["fused_optimizer"])
-    opt_d = make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, speed["fused_optimizer"])
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    gen = torch.Generator(device).manual_seed(cfg.seed)
+    t = setup(cfg, data, models)
+    device, g, d, gen, data = t.device, t.g, t.d, t.gen, t.data
+    opt_g, opt_d, scaler = t.opt_g, t.opt_d, t.scaler
     fixed_noise = torch.randn(cfg.n_samples, cfg.noise_dim, generator=gen, device=device)
     history, start = new_history(device), 0
 
@@ -147,7 +178,6 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
         print(f"Resuming {run.path} after epoch {start} of {cfg.epochs}.")
     if run is not None:
         run.open(device, parameters=[sum(p.numel() for p in m.parameters()) for m in (g, d)])
-    step_d, step_g = _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed)
     if run is not None and saved is None:
         run.save_snapshot(0, _sample(g, fixed_noise), _critic_for_plot(cfg, d))
 
@@ -158,22 +188,13 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             g.train(), d.train()
-            sums = torch.zeros(len(STATS), device=device)
             noise_std = cfg.instance_noise * (1 - (epoch - 1) / cfg.epochs)
             if cfg.lr_decay == "linear":  # as the WGAN-GP paper's CIFAR runs; set from the epoch, so resume-safe
                 for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
                     for group in opt.param_groups:
                         group["lr"] = lr * (1 - (epoch - 1) / cfg.epochs)
             t0 = time.perf_counter()
-            for i, real in enumerate(batches(data, cfg.batch_size, gen)):
-                if speed["channels_last"]:
-                    real = real.contiguous(memory_format=torch.channels_last)
-                g_turn = (i + 1) % cfg.critic_steps == 0
-                fake, stats = step_d(real, noise_std, g_turn)
-                if g_turn:
-                    stats = stats + step_g(fake, noise_std)
-                sums += stats
-                bar.update(1)
+            sums = run_epoch(t, cfg, noise_std, on_step=bar.update)
             grad_names, grad_norms = layer_grad_norms(g, d)
             host = torch.cat([sums, grad_norms]).tolist()  # the one host sync per epoch
             means = _epoch_means(host[:len(STATS)], n_steps, cfg)
@@ -218,9 +239,12 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     return history
 
 
-def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
-    """The discriminator and generator steps; returns per-step stats as a device tensor."""
+def _make_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
+    """The discriminator and generator steps; each returns its stats as a device tensor.
+    With compile on, the networks' forward passes are compiled (the gradient penalty's
+    double backward runs the plain critic: compiled graphs do not support it)."""
     device = next(g.parameters()).device
+    g_fwd, d_fwd = (torch.compile(g), torch.compile(d)) if speed["compile"] else (g, d)
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
     zero = torch.zeros((), device=device)
 
@@ -235,10 +259,10 @@ def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
     def step_d(real, noise_std, keep_graph):
         z = torch.randn(real.shape[0], cfg.noise_dim, device=device, generator=gen)
         with autocast(), (nullcontext() if keep_graph else torch.no_grad()):
-            fake = g(z)
+            fake = g_fwd(z)
         with autocast():
-            real_scores = d(d_view(real, noise_std, real=True))
-            fake_scores = d(d_view(fake.detach(), noise_std, real=False))
+            real_scores = d_fwd(d_view(real, noise_std, real=True))
+            fake_scores = d_fwd(d_view(fake.detach(), noise_std, real=False))
             loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(),
                                  cfg.label_smoothing)
         gp = grad_norm = zero
@@ -260,7 +284,7 @@ def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
     def step_g(fake, noise_std):
         d.requires_grad_(False)  # G's step needs no gradients for D's weights
         with autocast():
-            loss = losses.g_loss(cfg.loss, d(d_view(fake, noise_std, real=False)).float())
+            loss = losses.g_loss(cfg.loss, d_fwd(d_view(fake, noise_std, real=False)).float())
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt_g)
@@ -268,8 +292,6 @@ def _compile_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
         d.requires_grad_(True)
         return torch.stack([zero, loss.detach(), zero, zero, zero, zero])
 
-    if speed["compile"]:
-        step_d, step_g = torch.compile(step_d), torch.compile(step_g)
     return step_d, step_g
 
 
