@@ -99,8 +99,8 @@ def variants(device, with_compile):
     out = [("gan_helpers, automatic", {}),
            ("  channels_last " + ("off" if cuda else "on"), {"channels_last": not cuda}),
            ("  fused Adam " + ("off" if cuda else "on"), {"fused_optimizer": not cuda}),
-           ("  precision fp32" if cuda else "  precision bf16 (autocast)",
-            {"precision": "fp32" if cuda else "bf16"})]
+           ("  precision fp32", {"precision": "fp32"}),
+           ("  precision bf16 (autocast)", {"precision": "bf16"})]
     if cuda:
         out.append(("  cudnn benchmark off", {"cudnn_benchmark": False}))
     if with_compile:

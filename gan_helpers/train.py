@@ -32,8 +32,8 @@ def autocast_dtype(precision, device):
     """None (fp32) or the autocast dtype; refuses what the hardware cannot do, with why."""
     cuda = device.type == "cuda"
     if precision == "auto":
-        if not cuda:
-            return None
+        if not cuda:  # bf16 pays on CPUs with native bf16 units (AVX512-BF16, AMX), not others
+            return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if precision == "fp32":
         return None
@@ -45,6 +45,16 @@ def autocast_dtype(precision, device):
     if not cuda:
         raise ValueError(f"precision='fp16' needs a CUDA GPU; on {device.type} use 'fp32' or 'bf16'.")
     return torch.float16
+
+
+def cpu_has_bf16():
+    """Native bf16 matrix units on this CPU (Linux flags avx512_bf16 / amx_bf16)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 def speed_settings(cfg, device):

@@ -43,6 +43,13 @@ def test_exact_options_match_the_baseline(mnist, changes):
     assert d1 == pytest.approx(d0, rel=2e-2) and g1 == pytest.approx(g0, rel=2e-2)
 
 
+def test_automatic_precision_follows_the_hardware():
+    from gan_helpers.train import autocast_dtype, cpu_has_bf16
+    expected = torch.bfloat16 if cpu_has_bf16() else None
+    assert autocast_dtype("auto", torch.device("cpu")) is expected
+    assert autocast_dtype("fp32", torch.device("cpu")) is None
+
+
 def test_bf16_autocast_stays_close(mnist):
     cfg, data = mnist
     _, d0, g0 = losses_after(cfg.replace(precision="fp32"), data)
