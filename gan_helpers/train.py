@@ -28,10 +28,13 @@ class DivergenceError(RuntimeError):
     pass
 
 
-def autocast_dtype(precision, device):
-    """None (fp32) or the autocast dtype; refuses what the hardware cannot do, with why."""
+def autocast_dtype(precision, device, points=False):
+    """None (fp32) or the autocast dtype; refuses what the hardware cannot do, with why.
+    `points`: the tiny 2D MLPs, which gain nothing from bf16 and need fp32's resolution."""
     cuda = device.type == "cuda"
     if precision == "auto":
+        if points:
+            return None
         if not cuda:  # bf16 pays on CPUs with native bf16 units (AVX512-BF16, AMX), not others
             return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -123,7 +126,7 @@ def setup(cfg, data, models=None):
     grad scaler, the loop's random generator and the compiled-or-not step functions.
     Shared by train() and the benchmark, so the benchmark times exactly what trains."""
     device = pick_device(cfg.device)
-    amp_dtype = autocast_dtype(cfg.precision, device)
+    amp_dtype = autocast_dtype(cfg.precision, device, points=cfg.is_points)
     speed = speed_settings(cfg, device)
     g, d = models if models is not None else build_models(cfg)
     g, d = g.to(device), d.to(device)
