@@ -94,8 +94,9 @@ def test_resume_without_checkpoints_says_what_to_do(small_cfg, tmp_path):
 
 
 def test_divergence_stops_with_advice_and_keeps_the_good_checkpoint(mnist_ready, tmp_path):
-    """D at lr 0.5: D(G(z)) hits 0 and G's loss explodes; the run stops and says what to try."""
-    cfg = RunConfig(max_images=128, batch_size=64, epochs=8, lr_d=0.5, lr_g=0.5,
+    """D at lr 9e-3 against a G at 1e-7: D(G(z)) hits 0 and G's loss explodes; the run stops
+    and says what to try."""
+    cfg = RunConfig(max_images=128, batch_size=64, epochs=8, lr_d=9e-3, lr_g=1e-7, precision="fp32",
                     device="cpu", wandb_mode="disabled").validate()
     run = gh.start_run(cfg, "diverge", str(tmp_path), "r")
     with pytest.raises(DivergenceError) as err:
