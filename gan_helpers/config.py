@@ -222,8 +222,9 @@ class RunConfig:
         return cls.from_dict(d.get("config", d))
 
 
-def quick_mode():
-    return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+def quick_mode(environ=None):
+    environ = os.environ if environ is None else environ
+    return environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 _TYPE_WORDS = {int: "a whole number", float: "a number", str: "text in quotes",

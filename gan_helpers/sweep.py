@@ -32,6 +32,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .compare import compare_runs, format_table
+from .config import quick_mode
 
 
 # ---- the notebook's parameters ---------------------------------------------------------------
@@ -153,12 +154,24 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     root = Path(out).resolve()
     sweep_dir = root / name
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
-    todo = [v for v in variants if _status(sweep_dir, v).get("status") != "finished"]
-    if len(todo) < len(variants):
-        print(f"Skipping {len(variants) - len(todo)} finished variant(s) of {sweep_dir}.")
     env = dict(os.environ)
     if quick is not None:
         env["GAN_HELPERS_QUICK"] = "1" if quick else "0"
+    mode = "quick" if quick_mode(env) else "full"
+
+    def params_of(variant):
+        return {**sets, **variants[variant], "experiment": name, "output_dir": str(root),
+                "run_name": variant}
+
+    def done(variant):  # finished with these very parameters, in this mode
+        s = _status(sweep_dir, variant)
+        return (s.get("status") == "finished" and s.get("mode") == mode
+                and json.dumps(s.get("params"), sort_keys=True, default=str)
+                == json.dumps(params_of(variant), sort_keys=True, default=str))
+
+    todo = [v for v in variants if not done(v)]
+    if len(todo) < len(variants):
+        print(f"Skipping {len(variants) - len(todo)} finished variant(s) of {sweep_dir}.")
     gpus = _gpu_count()
     bar = tqdm(total=len(todo), desc=f"sweep {name}", unit="variant", disable=not progress)
 
@@ -167,9 +180,7 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
         job_env = dict(env)
         if gpus > 1:
             job_env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-        params = {**sets, **variants[variant], "experiment": name, "output_dir": str(root),
-                  "run_name": variant}
-        _run_variant(notebook, sweep_dir, variant, params, job_env)
+        _run_variant(notebook, sweep_dir, variant, params_of(variant), job_env, mode)
         bar.update(1)
 
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
@@ -193,7 +204,7 @@ def _status(sweep_dir, variant):
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _run_variant(notebook, sweep_dir, variant, params, env):
+def _run_variant(notebook, sweep_dir, variant, params, env, mode="full"):
     """papermill in its own process; the executed notebook and log end in the run folder."""
     work = sweep_dir / "notebooks"
     work.mkdir(exist_ok=True)
@@ -207,7 +218,8 @@ def _run_variant(notebook, sweep_dir, variant, params, env):
     with open(log, "w") as f:
         proc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
                               stdin=subprocess.DEVNULL)
-    status = {"variant": variant, "params": params, "seconds": time.perf_counter() - started,
+    status = {"variant": variant, "params": params, "mode": mode,
+              "seconds": time.perf_counter() - started,
               "status": "finished" if proc.returncode == 0 else "failed", "error": None}
     if proc.returncode:
         status["error"] = _error_line(executed, log)
