@@ -4,7 +4,6 @@ A student's DataLoader with per-sample ToTensor/Normalize spends most of an MNIS
 on the CPU. Here the whole set sits on the device once; a batch is a shuffled index
 slice scaled to [-1, 1] there.
 """
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +118,3 @@ def batches(data, batch_size, generator):
     for i in range(steps_per_epoch(n, batch_size)):
         yield normalise(data.images[order[i * batch_size:(i + 1) * batch_size]])
 
-
-def grid_shape(n):
-    cols = math.ceil(math.sqrt(n))
-    return math.ceil(n / cols), cols
