@@ -1,13 +1,17 @@
 """CelebA faces -> a prepared 64x64 tensor file for notebook 05.
 
     python data_scripts/download_celeba.py [--root DIR] [--limit N] [--size 64] [--out OUT.pt]
+        [--no-download]
 
 Tries torchvision's download first. CelebA lives on Google Drive, whose download quota
 often runs out ("Too many users have viewed or downloaded this file"); then download
 img_align_celeba.zip by hand from the CelebA page into DIR/celeba/ and run this again:
-the script unzips it and prepares the images (the first N with --limit).
+the script unzips it and prepares the images (the first N with --limit). An unpacked
+DIR/celeba/img_align_celeba/ folder works too. --no-download (or GAN_HELPERS_NO_DOWNLOAD=1)
+skips torchvision and uses only what is already there.
 """
 import argparse
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -35,10 +39,12 @@ def main(argv=None):
     p.add_argument("--limit", type=int, default=None, help="prepare only the first N images")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--out", default=None, help="default: ROOT/celeba_<size>.pt")
+    p.add_argument("--no-download", action="store_true", help="use only files already there")
     args = p.parse_args(argv)
+    allow = not (args.no_download or os.environ.get("GAN_HELPERS_NO_DOWNLOAD", "") not in ("", "0"))
     root = Path(args.root) if args.root else data_dir()
     folder = find_images(root)
-    if folder is None:
+    if folder is None and allow:
         try:
             from torchvision import datasets
             datasets.CelebA(root=str(root), split="all", download=True)
@@ -46,9 +52,11 @@ def main(argv=None):
             print(f"torchvision could not download CelebA ({type(e).__name__}: {e}).", file=sys.stderr)
         folder = find_images(root)
     if folder is None:
-        print(f"Download img_align_celeba.zip by hand from {CELEBA_PAGE} (its Google Drive / "
-              f"Baidu links) into {Path(root) / 'celeba'}/ and run this script again; it will "
-              f"unzip and prepare it.", file=sys.stderr)
+        print(f"ERROR: no CelebA images under {Path(root) / 'celeba'}. Download "
+              f"img_align_celeba.zip by hand from {CELEBA_PAGE} (its Google Drive or Baidu "
+              f"links: Align&Cropped Images) and put it at {Path(root) / 'celeba' / 'img_align_celeba.zip'} "
+              f"(or unpack it to {Path(root) / 'celeba' / 'img_align_celeba'}/), then run this "
+              f"script again: it unzips and prepares it.", file=sys.stderr)
         return 1
     out = Path(args.out) if args.out else Path(root) / f"celeba_{args.size}.pt"
     m = prepare_folder(folder, out, size=args.size, limit=args.limit)

@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageDraw, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .data import Dataset, fit_images
+from .data import Dataset, data_dir, fit_images
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
@@ -63,18 +63,40 @@ def difference_hash(img):
     """64-bit dHash: near-identical images (re-encoded, resized) differ in few bits."""
     small = np.asarray(img.convert("L").resize((9, 8), Image.LANCZOS), dtype=np.int16)
     bits = (small[:, 1:] > small[:, :-1]).flatten()
-    return int("".join("1" if b else "0" for b in bits), 2)
+    return np.uint64(int("".join("1" if b else "0" for b in bits), 2))
 
 
 def _thumbnail(img):
     return np.asarray(img.resize((8, 8), Image.LANCZOS), dtype=np.int16)
 
 
-def _near(a, b):
-    """Same structure (dHash within a few bits) and same colours (8x8 thumbnails close): a
-    re-encoded or resized copy. Structure alone would merge every flat, single-colour image."""
-    return (bin(a[0] ^ b[0]).count("1") <= NEAR_DUPLICATE_BITS
-            and np.abs(a[1] - b[1]).mean() < NEAR_DUPLICATE_COLOUR)
+def _popcount(x):
+    """Set bits per uint64 (np.bitwise_count is numpy >= 2.0 only)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    return np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(1)
+
+
+class NearDuplicates:
+    """Kept images' dHashes and 8x8 colour thumbnails, compared against each new image at
+    once (numpy), so --dedupe stays quick on thousands of images."""
+
+    def __init__(self):
+        self.hashes, self.thumbs = [], []
+
+    def find(self, img):
+        """Index of a kept image this one nearly duplicates (same structure: dHash within a
+        few bits, and same colours: thumbnails close; structure alone would merge every flat,
+        single-colour image), else None. Remembers the image when it is new."""
+        h, thumb = difference_hash(img), _thumbnail(img)
+        if self.hashes:
+            bits = _popcount(np.array(self.hashes, dtype=np.uint64) ^ h)
+            for i in np.flatnonzero(bits <= NEAR_DUPLICATE_BITS):
+                if np.abs(self.thumbs[i] - thumb).mean() < NEAR_DUPLICATE_COLOUR:
+                    return int(i)
+        self.hashes.append(h)
+        self.thumbs.append(thumb)
+        return None
 
 
 def image_files(folder):
@@ -98,7 +120,7 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
     if not files:
         raise ValueError(f"no images in {src}: looked for {', '.join(sorted(EXTENSIONS))} "
                          f"(subfolders included). Put your images there or fix the path.")
-    images, sources, skipped, hashes, seen = [], [], [], [], set()
+    images, sources, skipped, seen, near = [], [], [], {}, NearDuplicates()
     for path in tqdm(files[:limit] if limit else files, desc="preparing images", disable=not progress):
         rel = str(path.relative_to(src))
         try:
@@ -112,14 +134,14 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
         arr = np.asarray(square, dtype=np.uint8)
         if dedupe:
             digest = hashlib.sha1(arr.tobytes()).hexdigest()
-            key = (difference_hash(square), _thumbnail(square))
-            twin = next((sources[i] for i, h in enumerate(hashes) if _near(h, key)), None)
-            if digest in seen or twin is not None:
-                kind = "exact duplicate" if digest in seen else "near duplicate"
-                skipped.append({"file": rel, "reason": f"{kind} of {twin or 'an earlier image'}"})
+            if digest in seen:
+                skipped.append({"file": rel, "reason": f"exact duplicate of {sources[seen[digest]]}"})
                 continue
-            seen.add(digest)
-            hashes.append(key)
+            twin = near.find(square)
+            if twin is not None:
+                skipped.append({"file": rel, "reason": f"near duplicate of {sources[twin]}"})
+                continue
+            seen[digest] = len(sources)
         images.append(torch.from_numpy(arr.copy()).permute(2, 0, 1))
         sources.append(rel)
     if not images:
@@ -154,7 +176,7 @@ def load_image_folder(path, size=64):
                 f"(on Colab, a Drive folder such as /content/drive/MyDrive/my_images), or to a "
                 f".pt file written by data_scripts/prepare_images.py.")
         cache = cache_dir() / "prepared" / f"{path.name}-{_path_digest(path)}-{size}.pt"
-        if not cache.is_file() or _newest_mtime(path) > cache.stat().st_mtime:
+        if _stale(cache, path):
             manifest = prepare_folder(path, cache, size=size)
             print(f"Prepared {manifest['count']} images from {path} -> {cache} "
                   f"({manifest['skipped_count']} skipped, see {cache.with_suffix('.json')}).")
@@ -166,8 +188,15 @@ def _path_digest(path):
     return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:8]
 
 
-def _newest_mtime(folder):
-    return max((p.stat().st_mtime for p in image_files(folder)), default=0.0)
+def _stale(cache, folder):
+    """Prepare again when there is no cache, or files were added, removed or changed since."""
+    manifest = cache.with_suffix(".json")
+    if not cache.is_file() or not manifest.is_file():
+        return True
+    files = image_files(folder)
+    newest = max((p.stat().st_mtime for p in files), default=0.0)
+    return (json.loads(manifest.read_text()).get("files_seen") != len(files)
+            or newest > cache.stat().st_mtime)
 
 
 def write_demo_folder(folder, n=128, seed=0):
@@ -201,12 +230,16 @@ def write_demo_folder(folder, n=128, seed=0):
 
 
 def folder_or_demo(data_path):
-    """The user's folder, or (when none is given) the demo folder, written once."""
+    """The user's folder (a path, or a name under GAN_DATA_DIR), or, when none is given, the
+    demo folder, written once."""
     if data_path:
         if str(data_path).startswith("/content/drive"):
             from .colab import mount_drive
             mount_drive()
-        return str(Path(data_path).expanduser())
+        path = Path(data_path).expanduser()
+        if not path.is_absolute() and not path.exists() and (data_dir() / path).exists():
+            path = data_dir() / path  # a name under GAN_DATA_DIR (./data, /content/data on Colab)
+        return str(path)
     demo = cache_dir() / "demo_shapes"
     if not demo.is_dir() or not image_files(demo):
         write_demo_folder(demo)
