@@ -171,7 +171,10 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     values are recorded in the history (e.g. metrics every K epochs).
     """
     cfg.validate()
-    t = setup(cfg, data, models)
+    try:
+        t = setup(cfg, data, models)
+    except torch.cuda.OutOfMemoryError as e:  # the data set or the networks do not fit
+        raise RuntimeError(out_of_memory_advice(cfg)) from e
     device, g, d, gen, data = t.device, t.g, t.d, t.gen, t.data
     opt_g, opt_d, scaler = t.opt_g, t.opt_d, t.scaler
     fixed_noise = torch.randn(cfg.n_samples, cfg.noise_dim, generator=gen, device=device)
@@ -233,11 +236,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
                                                     fixed_noise, history, gen), epoch)
                 run.log_epoch(history, snap)
     except torch.cuda.OutOfMemoryError as e:
-        raise RuntimeError(
-            f"CUDA ran out of memory at batch_size={cfg.batch_size}, image_size={cfg.image_size}. "
-            f"Lower batch_size first (halve it), then the widths in g_channels / d_channels or "
-            f"image_size; precision='auto' (bf16/fp16) halves activation memory. Restart the "
-            f"runtime if later cells still fail. Checkpoints so far are kept: resume=True.") from e
+        raise RuntimeError(out_of_memory_advice(cfg)) from e
     except KeyboardInterrupt:  # a student stopping early still gets the figures
         print(f"Interrupted; the checkpoint after epoch {len(history['epoch'])} is kept "
               f"(resume=True continues from it).")
@@ -250,6 +249,15 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
         run.log_epoch(history)
         run.finish(history)
     return history
+
+
+def out_of_memory_advice(cfg):
+    """What to lower when CUDA runs out of memory (seed 001 fought a 24 GB card)."""
+    return (f"CUDA ran out of memory at batch_size={cfg.batch_size}, image_size={cfg.image_size}, "
+            f"precision={cfg.precision!r}. Lower batch_size first (halve it: "
+            f"batch_size={max(cfg.batch_size // 2, 1)}), then the widths in g_channels / d_channels "
+            f"or image_size; precision='auto' (bf16/fp16) halves activation memory. Restart the "
+            f"runtime if later cells still fail. Checkpoints so far are kept: resume=True.")
 
 
 def _make_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
