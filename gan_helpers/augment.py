@@ -46,7 +46,11 @@ def augment_both(x, kind, gen=None):
     x = x + (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) - 0.5) * 0.5
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) + 0.5) + mean
-    shift = (torch.rand(2, n, device=x.device, generator=gen) - 0.5) * 0.25  # up to 1/8 of the image
+    # whole-pixel shifts of up to 1/8 of the image, as DiffAugment's translation: with
+    # align_corners=False a shift of 2k/size lands on pixel centres, so nothing is blurred
+    reach = max(x.shape[-1] // 8, 1)
+    pixels = torch.randint(-reach, reach + 1, (2, n), device=x.device, generator=gen)
+    shift = pixels * (2.0 / x.shape[-1])
     one, zero = torch.ones(n, device=x.device), torch.zeros(n, device=x.device)
     theta = torch.stack([torch.stack([one, zero, shift[0]], 1), torch.stack([zero, one, shift[1]], 1)], 1)
     return _warp(x, theta, padding="zeros")
@@ -68,3 +72,23 @@ def _coin(x, gen):
 def _warp(x, theta, padding="border"):
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode=padding, align_corners=False)
+
+
+def train_augmentation_variants(cfg, data, kinds=("flip", "rotate"), epochs=30,
+                                experiment="augmentation", output_dir="outputs", use_drive=False):
+    """The over-augmentation lesson: one short run per augmentation kind, identical otherwise
+    (same seed, data, fixed noise), each in its own run folder named augment-<kind>.
+    Returns the run folders, for compare_runs. Quick mode shrinks the runs like any other."""
+    from . import start_run
+    from .config import quick_mode
+    from .train import train
+    run_dirs = []
+    for kind in kinds:
+        variant = cfg.replace(augment=kind, epochs=epochs, snapshot_every=max(epochs // 5, 1))
+        variant = (variant.quick(quiet=True) if quick_mode() else variant).validate()
+        run = start_run(variant, experiment, output_dir, f"augment-{kind}", use_drive=use_drive)
+        history = train(variant, data, run, progress=False)
+        print(f"augment={kind!r}: {len(history['epoch'])} epochs in {history['total_seconds']:.0f} s "
+              f"-> {run.path}")
+        run_dirs.append(run.path)
+    return run_dirs
