@@ -39,6 +39,9 @@ def compare_runs(run_dirs, labels=None, show=True, save_to=None):
     per epoch, the last value of each quality metric) and a figure: overlaid G/D losses and
     each run's last fixed-noise samples. Returns the rows."""
     run_dirs = [Path(getattr(r, "path", r)) for r in run_dirs]
+    if not run_dirs:
+        raise ValueError("compare_runs needs at least one finished run folder; none were given "
+                         "(in a sweep: no variant finished, see the status and error columns).")
     labels = labels or [r.name for r in run_dirs]
     loaded = [load_run(r) for r in run_dirs]
     configs = [info["config"] for info, _ in loaded]

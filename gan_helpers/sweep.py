@@ -52,9 +52,18 @@ def notebook_parameters(notebook):
     return params
 
 
+RUNNER_PARAMETERS = ("experiment", "output_dir", "run_name")
+
+
 def check_names(notebook, names):
     """Refuse names the notebook does not define, with the closest ones it does."""
     known = notebook_parameters(notebook)
+    missing = [n for n in RUNNER_PARAMETERS if n not in known]
+    if missing:
+        raise ValueError(f"{Path(notebook).name} cannot be swept: its parameters cell lacks "
+                         f"{', '.join(missing)} (the runner sets {', '.join(RUNNER_PARAMETERS)} so "
+                         f"each variant trains one run into its own folder). Sweep a notebook that "
+                         f"trains one run, such as 01_mnist_dcgan_baseline.ipynb.")
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=2, cutoff=0.6)
@@ -72,18 +81,38 @@ def parse_value(text):
         return text
 
 
+def split_top_level(text):
+    """'adam,rmsprop' -> ['adam', 'rmsprop']; '(0.5,0.999),(0.9,0.999)' -> two tuples' texts:
+    commas inside brackets or quotes do not split."""
+    parts, depth, quote, start = [], 0, None, 0
+    for i, c in enumerate(text):
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
 def parse_assignments(items, split_values):
-    """['batch_size=64,256'] -> {'batch_size': [64, 256]} (or a single value)."""
+    """['batch_size=64,256'] -> {'batch_size': [64, 256]} (or a single value).
+    Values are Python literals where they parse ('1e-4', '(0.5, 0.999)', 'None'), else text."""
     out = {}
     for item in items or []:
         if "=" not in item:
             raise ValueError(f"{item!r} must look like name=value{',value' if split_values else ''}")
         name, text = item.split("=", 1)
         if split_values:
-            value = parse_value(text)
-            out[name.strip()] = list(value) if isinstance(value, tuple) else [value]
+            out[name.strip()] = [parse_value(part) for part in split_top_level(text)]
         else:
-            out[name.strip()] = parse_value(text)
+            out[name.strip()] = parse_value(text.strip())
     return out
 
 
@@ -248,7 +277,8 @@ def _error_line(executed, log):
 def summarise(sweep_dir, variants):
     """summary.csv, summary.md and comparison.png for the sweep; returns the result."""
     statuses = {v: _status(sweep_dir, v) for v in variants}
-    finished = [v for v, s in statuses.items() if s.get("status") == "finished"]
+    finished = [v for v, s in statuses.items() if s.get("status") == "finished"
+                and (sweep_dir / v / "training_metrics.json").is_file()]
     compared = {}
     if finished:
         rows = compare_runs([sweep_dir / v for v in finished], labels=finished, show=False,
@@ -270,7 +300,9 @@ def summarise(sweep_dir, variants):
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    (sweep_dir / "summary.md").write_text(format_table(rows) + "\n")
+    (sweep_dir / "summary.md").write_text(
+        format_table(rows) + "\n\ns_per_epoch: mean seconds per epoch, epoch 1 (warm-up) left out "
+        "when a run has more than one epoch.\n")
     return SweepResult(sweep_dir, rows)
 
 
@@ -312,8 +344,9 @@ def agent(notebook, argv, out="outputs/sweeps"):
     variant = os.environ.get("WANDB_RUN_ID") or _digest(params, {})
     sweep_dir = Path(out).resolve() / sweep
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
-    params = {**params, "experiment": sweep, "output_dir": str(sweep_dir.parent),
-              "run_name": variant, "wandb_mode": "online"}
+    params = {**params, "experiment": sweep, "output_dir": str(sweep_dir.parent), "run_name": variant}
+    if "wandb_mode" in notebook_parameters(notebook):
+        params["wandb_mode"] = "online"  # the agent is logged in; the run joins the sweep
     return _run_variant(notebook, sweep_dir, variant, params, dict(os.environ))
 
 

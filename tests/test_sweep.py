@@ -36,7 +36,9 @@ def test_failed_variant_is_recorded_and_the_others_finish(three_variants):
             run_dir = Path(row["run_dir"])
             assert (run_dir / "executed.ipynb").is_file() and (run_dir / "papermill.log").is_file()
             assert float(row["d_loss"]) > 0 and float(row["s_per_epoch"]) > 0
-    assert (sweep_dir / "summary.md").read_text().count("\n") == 5
+    summary = (sweep_dir / "summary.md").read_text()
+    assert sum(line.startswith("|") for line in summary.splitlines()) == 5  # header, rule, 3 rows
+    assert "warm-up" in summary
     assert (sweep_dir / "comparison.png").stat().st_size > 10_000
 
 
@@ -76,6 +78,20 @@ def test_grid_expansion_and_value_parsing():
     variants = sweep.expand(grid, {"a": {"preset": "tf_tutorial"}})
     assert list(variants) == ["a_batch_size-64_lr_g-0.0001", "a_batch_size-256_lr_g-0.0001"]
     assert sweep.parse_assignments(["optimizer=adam"], split_values=False) == {"optimizer": "adam"}
+    # text values split too, and commas inside a tuple or list do not split
+    assert sweep.parse_assignments(["optimizer=adam,rmsprop,sgd"], split_values=True) == \
+        {"optimizer": ["adam", "rmsprop", "sgd"]}
+    assert sweep.parse_assignments(["betas_g=(0.5,0.999)"], split_values=True) == {"betas_g": [(0.5, 0.999)]}
+    assert sweep.parse_assignments(["betas_g=(0.5, 0.999),(0.9, 0.999)", "g_channels=[64,32],None"],
+                                   split_values=True) == \
+        {"betas_g": [(0.5, 0.999), (0.9, 0.999)], "g_channels": [[64, 32], None]}
+
+
+def test_notebook_without_run_name_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="cannot be swept: its parameters cell lacks run_name"):
+        sweep.run_sweep(ROOT / "notebooks" / "03_hyperparameter_tuning.ipynb", grid={"jobs": [1, 2]},
+                        out=tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_wandb_sweep_file_and_agent_arguments(tmp_path):
