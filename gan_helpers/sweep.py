@@ -355,7 +355,16 @@ def agent(notebook, argv, out="outputs/sweeps"):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["agent"]:
-        status = agent(argv[1], argv[2:])
+        if len(argv) < 2:
+            print("usage: python -m gan_helpers.sweep agent NOTEBOOK --name=value ...", file=sys.stderr)
+            return 2
+        try:
+            status = agent(argv[1], argv[2:])
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if status["status"] != "finished":
+            print(f"error: {status['error']}", file=sys.stderr)
         return 0 if status["status"] == "finished" else 1
     p = argparse.ArgumentParser(prog="python -m gan_helpers.sweep", description=__doc__.split("\n\n")[0])
     p.add_argument("notebook")

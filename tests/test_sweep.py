@@ -109,3 +109,12 @@ def test_wandb_sweep_file_and_agent_arguments(tmp_path):
         {"lr_g": 2e-4, "batch_size": 64, "optimizer": "rmsprop"}
     with pytest.raises(ValueError, match="no parameter 'lr'"):
         sweep.parse_agent_args(NB01, ["--lr=0.1"])
+    # the very arguments wandb's agent builds from one point of this sweep (its own formatter)
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
+    point = {"lr_g": 2e-4, "batch_size": 256, "epochs": 10, "betas_g": [0.5, 0.999], "optimizer": "sgd"}
+    argv = create_sweep_command_args({"args": {k: {"value": v} for k, v in point.items()}})["args"]
+    assert sweep.parse_agent_args(NB01, argv) == point
+    # an unknown name from the agent fails the run at once, before papermill starts
+    proc = subprocess.run([sys.executable, "-m", "gan_helpers.sweep", "agent", str(NB01), "--lr=0.1"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "did you mean" in proc.stderr and list(tmp_path.iterdir()) == [path]
