@@ -21,6 +21,7 @@ import hashlib
 import itertools
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -201,18 +202,27 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     todo = [v for v in variants if not done(v)]
     if len(todo) < len(variants):
         print(f"Skipping {len(variants) - len(todo)} finished variant(s) of {sweep_dir}.")
-    gpus = _gpu_count()
+    jobs = max(int(jobs), 1)
+    gpus = _gpu_ids(env)
+    free_gpus = queue.Queue()  # a running variant holds one GPU; the next one takes a free GPU
+    for slot in range(jobs):
+        free_gpus.put(gpus[slot % len(gpus)] if len(gpus) > 1 else None)
     bar = tqdm(total=len(todo), desc=f"sweep {name}", unit="variant", disable=not progress)
 
     def work(i, variant):
-        time.sleep(min(i, jobs - 1) * 3.0)  # staggered starts: no kernel-start races
+        if i < jobs:
+            time.sleep(i * 3.0)  # staggered first starts: no kernel-start races
+        gpu = free_gpus.get()
         job_env = dict(env)
-        if gpus > 1:
-            job_env["CUDA_VISIBLE_DEVICES"] = str(i % gpus)
-        _run_variant(notebook, sweep_dir, variant, params_of(variant), job_env, mode)
-        bar.update(1)
+        if gpu is not None:
+            job_env["CUDA_VISIBLE_DEVICES"] = gpu
+        try:
+            _run_variant(notebook, sweep_dir, variant, params_of(variant), job_env, mode)
+        finally:
+            free_gpus.put(gpu)
+            bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(work, range(len(todo)), todo))
     bar.close()
     return summarise(sweep_dir, variants)
@@ -223,9 +233,12 @@ def _digest(variants, sets):
     return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
-def _gpu_count():
+def _gpu_ids(env):
+    """The GPUs the variants may use, as CUDA_VISIBLE_DEVICES values (respects one already set)."""
     import torch
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    visible = [g.strip() for g in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+    return (visible or [str(i) for i in range(count)])[:count]
 
 
 def _status(sweep_dir, variant):

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NB01 = ROOT / "notebooks" / "01_mnist_dcgan_baseline.ipynb"
 CLI = [sys.executable, "-m", "gan_helpers.sweep", str(NB01)]
 ARGS = ["--grid", "lr_g=1e-4,2e-4,-1", "--set", "max_images=128", "--set", "wandb_mode='disabled'",
-        "--quick", "--name", "three"]
+        "--quick", "--name", "three", "--jobs", "2"]  # two at once: the parallel path, staggered
 
 
 @pytest.fixture(scope="module")
