@@ -1,6 +1,7 @@
 """Your own images: a messy real folder -> one tensor file, with a report; augmentations."""
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import gan_helpers as gh
 from gan_helpers import augment, image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _rgb(w, h, colour):
     return Image.new("RGB", (w, h), colour)
+
+
+def _scene(w, h):
+    """A structured image (gradient, a disc, a bar): its resized JPEG copy is a near duplicate."""
+    from PIL import ImageDraw
+    ramp = np.linspace(0, 255, w)[None, :, None] * np.array([1.0, 0.5, 0.2])
+    img = Image.fromarray(np.broadcast_to(ramp, (h, w, 3)).astype(np.uint8), "RGB")
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((10, 10, 60, 60), fill=(250, 250, 40))
+    draw.rectangle((70, 20, 90, 80), fill=(20, 40, 200))
+    return img
 
 
 @pytest.fixture
@@ -47,6 +60,9 @@ def messy_folder(tmp_path):
     _rgb(33, 33, (10, 10, 10)).save(src / "dark.bmp")
     _rgb(70, 70, (120, 60, 200)).save(src / "purple.webp")
     shutil.copy(src / "nested" / "green.png", src / "green_copy.png")  # exact duplicate
+    scene = _scene(120, 90)
+    scene.save(src / "scene.png")
+    scene.resize((100, 75), Image.LANCZOS).save(src / "nested" / "scene_small.jpg", quality=90)  # near
     good = (src / "red.jpg").read_bytes()
     buf = src / "truncated.png"
     _rgb(64, 64, (1, 2, 3)).save(buf)
@@ -73,15 +89,17 @@ def test_cli_prepares_every_readable_image_and_reports_the_rest(messy_folder, tm
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     images = torch.load(out, weights_only=True)
-    assert images.dtype == torch.uint8 and images.shape == (11, 3, 64, 64)
+    assert images.dtype == torch.uint8 and images.shape == (12, 3, 64, 64)
     manifest = json.loads(out.with_suffix(".json").read_text())
-    assert manifest["count"] == 11 and len(manifest["sources"]) == 11
+    assert manifest["count"] == 12 and len(manifest["sources"]) == 12
+    assert manifest["files_seen"] == 16 and manifest["skipped_count"] == 4
     reasons = {s["file"]: s["reason"] for s in manifest["skipped"]}
-    assert set(reasons) == {"truncated.png", "notes.jpg", "green_copy.png"} or \
-        set(reasons) == {"truncated.png", "notes.jpg", "nested/green.png"}
+    # files are read in sorted path order; the first of two copies is kept
+    assert set(reasons) == {"truncated.png", "notes.jpg", "nested/green.png", "scene.png"}
     assert "truncated" in reasons["truncated.png"]
     assert "cannot identify" in reasons["notes.jpg"]
-    assert any("exact duplicate" in r for r in reasons.values())
+    assert reasons["nested/green.png"] == "exact duplicate of green_copy.png"
+    assert reasons["scene.png"] == "near duplicate of nested/scene_small.jpg"
     for name in reasons:
         assert name in proc.stdout
     assert out.with_suffix(".preview.png").is_file()
@@ -102,13 +120,13 @@ def test_transparent_pixels_take_the_background(messy_folder, tmp_path, backgrou
     assert (palette[:, :, :12] == value).all() and (palette[2, :, 20:] == 255).all()
     i16 = images[m["sources"].index("nested/deeper/i16.png")]
     assert i16.max() == 255 and 100 < i16.float().mean() < 160  # 16 bits scaled, not clipped
-    assert m["count"] == 12  # no dedupe: the copy stays
+    assert m["count"] == 14  # no dedupe: both copies stay
 
 
 def test_package_prepares_a_folder_on_first_use_and_caches_it(messy_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
     ds = image_folder.load_image_folder(messy_folder, 32)
-    assert ds.images.shape == (12, 3, 32, 32) and ds.images.dtype == torch.uint8
+    assert ds.images.shape == (14, 3, 32, 32) and ds.images.dtype == torch.uint8
     cached = list((tmp_path / "cache" / "prepared").glob("*.pt"))
     assert len(cached) == 1
     mtime = cached[0].stat().st_mtime_ns
@@ -139,20 +157,83 @@ def test_celeba_script_prepares_a_manually_downloaded_folder(tmp_path):
     assert torch.load(out, weights_only=True).shape == (3, 3, 64, 64)
 
 
-def test_download_mnist_verifies_checksums(tmp_path):
-    shared = Path(__import__("os").environ["GAN_DATA_DIR"]) / "MNIST" / "raw"
-    copy = tmp_path / "MNIST" / "raw"
-    copy.mkdir(parents=True)
-    for f in shared.glob("*.gz"):
-        shutil.copy(f, copy / f.name)
-    sys.path.insert(0, str(ROOT / "data_scripts"))
-    import download_mnist
+def _script(name, *args, **env):
+    return subprocess.run([sys.executable, str(ROOT / "data_scripts" / name), *map(str, args)],
+                          capture_output=True, text=True, timeout=180, env={**os.environ, **env})
+
+
+def _mnist_copy(root, link):
+    """root/MNIST/raw with the four real .gz files from GAN_DATA_DIR, as symlinks or copies."""
+    shared = Path(os.environ["GAN_DATA_DIR"]) / "MNIST" / "raw"
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in sorted(shared.glob("*.gz")):
+        (raw / f.name).symlink_to(f) if link else shutil.copy(f, raw / f.name)
+    return raw
+
+
+def test_download_mnist_keeps_valid_files_and_downloads_nothing(mnist_ready, tmp_path):
+    raw = _mnist_copy(tmp_path, link=True)
+    before = {p.name: os.readlink(p) for p in raw.glob("*.gz")}
+    proc = _script("download_mnist.py", "--root", tmp_path, "--dataset", "mnist",
+                   GAN_HELPERS_NO_DOWNLOAD="0")  # downloads allowed: none is needed
+    assert proc.returncode == 0, proc.stderr
+    assert "MD5 OK; nothing downloaded" in proc.stdout
+    assert {p.name: os.readlink(p) for p in raw.glob("*.gz")} == before  # still the links
     from torchvision import datasets
-    assert download_mnist.verify(datasets.MNIST, tmp_path) == []
-    bad = copy / "t10k-labels-idx1-ubyte.gz"
-    bad.write_bytes(bad.read_bytes()[:-10])
-    problems = download_mnist.verify(datasets.MNIST, tmp_path)
-    assert problems[0][0] == "t10k-labels-idx1-ubyte.gz" and "MD5" in problems[0][1]
+    assert len(datasets.MNIST(str(tmp_path), train=False)) == 10_000  # unpacked, loadable
+
+
+def test_download_mnist_names_a_corrupt_file_and_where_to_get_it(mnist_ready, tmp_path):
+    raw = _mnist_copy(tmp_path, link=False)
+    bad = raw / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-10])  # a partial download
+    proc = _script("download_mnist.py", "--root", tmp_path, "--dataset", "mnist", "--no-download")
+    assert proc.returncode == 1
+    assert "t10k-labels-idx1-ubyte.gz: MD5" in proc.stderr and "expected ec29112d" in proc.stderr
+    assert str(raw) in proc.stderr  # where to put it
+    assert "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz" in proc.stderr
+    assert "train-images" not in proc.stderr  # the good files are not blamed
+    missing = _script("download_mnist.py", "--root", tmp_path / "empty", "--dataset", "fashion_mnist")
+    assert missing.returncode == 1 and missing.stderr.count(": missing") == 4
+
+
+def test_celeba_script_unzips_a_manual_download_and_explains_the_fallback(tmp_path):
+    proc = _script("download_celeba.py", "--root", tmp_path)  # tests: GAN_HELPERS_NO_DOWNLOAD=1
+    assert proc.returncode == 1
+    assert "img_align_celeba.zip" in proc.stderr and str(tmp_path / "celeba") in proc.stderr
+    faces = tmp_path / "staging" / "img_align_celeba"
+    faces.mkdir(parents=True)
+    for i in range(6):
+        _rgb(178, 218, (i * 40, 100, 150)).save(faces / f"{i + 1:06d}.jpg")
+    (tmp_path / "celeba").mkdir()
+    shutil.make_archive(str(tmp_path / "celeba" / "img_align_celeba"), "zip", faces.parent)
+    proc = _script("download_celeba.py", "--root", tmp_path, "--limit", "4", "--size", "32")
+    assert proc.returncode == 0, proc.stderr
+    images = torch.load(tmp_path / "celeba_32.pt", weights_only=True)
+    assert images.shape == (4, 3, 32, 32)
+    manifest = json.loads((tmp_path / "celeba_32.json").read_text())
+    assert manifest["sources"] == ["000001.jpg", "000002.jpg", "000003.jpg", "000004.jpg"]
+
+
+def test_cached_folder_is_prepared_again_when_files_are_added(messy_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    first = image_folder.load_image_folder(messy_folder, 32)
+    _rgb(50, 50, (5, 250, 5)).save(messy_folder / "new.png")
+    assert len(image_folder.load_image_folder(messy_folder, 32)) == len(first) + 1
+
+
+def test_data_path_may_name_a_folder_under_gan_data_dir(messy_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_DATA_DIR", str(messy_folder.parent))
+    monkeypatch.chdir(tmp_path / "src" / "nested")
+    assert image_folder.folder_or_demo("src") == str(messy_folder)
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    demo = Path(image_folder.folder_or_demo(""))
+    assert demo.parent == tmp_path / "cache"
+    kinds = {p.suffix for p in image_folder.image_files(demo)}
+    assert {".png", ".jpg", ".gif"} <= kinds
+    with Image.open(next(demo.glob("*.png"))) as png, Image.open(next(demo.glob("*.gif"))) as gif:
+        assert png.mode == "RGBA" and gif.mode == "P"
 
 
 def test_augmentations_keep_shape_and_range():
@@ -173,3 +254,85 @@ def test_diffaug_is_differentiable_and_applies_to_fakes_too():
     assert not torch.equal(out, fake)
     out.sum().backward()
     assert fake.grad is not None and torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
+
+
+def test_augment_names_are_checked_with_a_suggestion():
+    with pytest.raises(ValueError, match="did you mean 'flip'"):
+        gh.RunConfig(augment="flipp").validate()
+    with pytest.raises(ValueError, match="augment='rotate' is for images"):
+        gh.RunConfig(dataset="ring8", augment="rotate").validate()
+
+
+def _d_inputs(cfg):
+    """Every batch D saw in one epoch of a real run, in call order (real, fake, fake per step)."""
+    g, d = gh.build_models(cfg)
+    seen = []
+    d.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    gh.train(cfg, gh.load_dataset(cfg), models=(g, d), progress=False)
+    return seen
+
+
+def test_train_shows_d_erased_reals_but_untouched_fakes(mnist_ready, small_cfg):
+    """The leaky kind on reals only: a 14x14 block of exact 0.0 (mid grey) in every real image,
+    a value MNIST's [-1, 1] pixels (k / 127.5 - 1) never take; fakes come straight from G."""
+    seen = _d_inputs(small_cfg.replace(augment="erase", max_images=128))
+    reals, fakes = seen[0::3], seen[1::3]
+    assert all(((x == 0).flatten(1).sum(1) >= 14 * 14).all() for x in reals)
+    assert not any((x == 0).flatten(1).sum(1).ge(14 * 14).any() for x in fakes)
+
+
+def test_train_gives_diffaug_to_reals_and_fakes_alike(mnist_ready, small_cfg):
+    """DiffAugment's translation pads with zeros: most real and fake images D sees have an
+    all-zero border row or column (shifted by 1-3 pixels at 28x28)."""
+    seen = _d_inputs(small_cfg.replace(augment="diffaug", max_images=128))
+
+    def shifted(x):
+        rows, cols = (x == 0).all(dim=(1, 3)), (x == 0).all(dim=(1, 2))
+        return (rows[:, [0, -1]].any(1) | cols[:, [0, -1]].any(1)).float().mean()
+
+    assert all(shifted(x) > 0.8 for x in seen)
+
+
+def test_cuda_out_of_memory_is_answered_with_what_to_lower(mnist_ready, small_cfg):
+    """A CPU cannot run out of CUDA memory, so the error is raised where a real one surfaces
+    (inside the epoch loop, here from a callback); the answer is the user-facing part."""
+    def oom(state):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    with pytest.raises(RuntimeError, match=r"batch_size=64.*Lower batch_size first.*batch_size=32"
+                                           r".*g_channels / d_channels.*precision='auto'"):
+        gh.train(small_cfg, gh.load_dataset(small_cfg), callbacks=[oom], progress=False)
+
+
+def test_augmentation_lesson_trains_one_run_per_kind(messy_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = gh.RunConfig(dataset="folder", data_path=str(messy_folder), image_size=64, channels=3,
+                       preset="dcgan64", batch_size=8, epochs=20, device="cpu",
+                       wandb_mode="disabled").validate()
+    dirs = augment.train_augmentation_variants(cfg, gh.load_dataset(cfg), ("flip", "rotate"),
+                                               epochs=20, experiment="lesson", output_dir=tmp_path)
+    assert [d.name for d in dirs] == ["augment-flip", "augment-rotate"]
+    for d, kind in zip(dirs, ("flip", "rotate")):
+        info = json.loads((d / "hyperparameters.json").read_text())
+        assert info["config"]["augment"] == kind and info["config"]["epochs"] == 2  # quick mode
+        assert (d / "images" / "epoch_002.png").is_file()
+
+
+def test_notebook_05_trains_on_a_messy_folder(messy_folder, tmp_path):
+    """Notebook 05 through papermill, quick mode, with only data_path (and a batch that fits
+    12 images) set: prepared, previewed, trained, lesson runs, figures."""
+    out = tmp_path / "nb05.ipynb"
+    env = {**os.environ, "GAN_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "05_your_own_dataset.ipynb"),
+                           str(out), "--cwd", str(ROOT / "notebooks"), "--log-level", "WARNING",
+                           "-p", "data_path", str(messy_folder), "-p", "batch_size", "8",
+                           "-p", "output_dir", str(tmp_path / "outputs"), "-p", "wandb_mode", "offline"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    assert "14 images, tensor (14, 3, 64, 64) torch.uint8" in text
+    runs = [r for r in (tmp_path / "outputs" / "05_your_own_dataset").iterdir() if r.is_dir()]
+    assert len(runs) == 1 and (runs[0] / "samples.gif").is_file()
+    lesson = tmp_path / "outputs" / "05_your_own_dataset_augmentation"
+    assert sorted(r.name for r in lesson.iterdir()) == ["augment-flip", "augment-rotate"]
+    assert "| flip |" in text and "| rotate |" in text  # the comparison table
