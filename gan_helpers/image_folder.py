@@ -1,7 +1,7 @@
 """Your own images: a messy folder -> one compact uint8 tensor (N, 3, S, S), and back.
 
-Real folders mix JPEG, PNG with transparency, palette GIFs, 16-bit greyscale, CMYK, and a
-few broken files. `prepare_folder` opens what Pillow can, converts every mode to RGB (alpha
+Real folders mix JPEG, PNG with transparency, palette GIFs, 16-bit greyscale, CMYK, phone
+photos stored sideways with an EXIF orientation, and a few broken files. `prepare_folder` opens what Pillow can, converts every mode to RGB (alpha
 composited onto a chosen background, not dropped to black), crops and resizes with
 antialiasing, optionally removes duplicates, and reports every file it skipped and why.
 The source folder is only read.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from .data import Dataset, data_dir, fit_images
@@ -126,9 +126,13 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
         try:
             with Image.open(path) as img:
                 img.seek(0)  # GIF / WebP: first frame
+                if img.format == "JPEG":  # decode big photos at a reduced scale (much faster)
+                    img.draft(img.mode, (2 * size, 2 * size))
                 img.load()
-                square = fit_square(to_rgb(img, background), size, crop, background)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+                upright = ImageOps.exif_transpose(img)  # phone photos: EXIF says how to turn them
+                square = fit_square(to_rgb(upright, background), size, crop, background)
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+                Image.DecompressionBombError) as e:
             skipped.append({"file": rel, "reason": f"{type(e).__name__}: {e}"})
             continue
         arr = np.asarray(square, dtype=np.uint8)
