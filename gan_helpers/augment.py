@@ -46,14 +46,24 @@ def augment_both(x, kind, gen=None):
     x = x + (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) - 0.5) * 0.5
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) + 0.5) + mean
-    # whole-pixel shifts of up to 1/8 of the image, as DiffAugment's translation: with
-    # align_corners=False a shift of 2k/size lands on pixel centres, so nothing is blurred
+    # whole-pixel shifts of up to 1/8 of the image, as DiffAugment's translation
     reach = max(x.shape[-1] // 8, 1)
     pixels = torch.randint(-reach, reach + 1, (2, n), device=x.device, generator=gen)
-    shift = pixels * (2.0 / x.shape[-1])
-    one, zero = torch.ones(n, device=x.device), torch.zeros(n, device=x.device)
-    theta = torch.stack([torch.stack([one, zero, shift[0]], 1), torch.stack([zero, one, shift[1]], 1)], 1)
-    return _warp(x, theta, padding="zeros")
+    return translate(x, pixels[0], pixels[1])
+
+
+def translate(x, dx, dy):
+    """Shift each image by whole pixels (dx right, dy down; one per image), filling with 0.
+    Done by indexing a zero-padded copy, so moved pixels keep their exact values and the
+    vacated rows and columns are exactly 0 (and gradients flow back to the kept pixels)."""
+    n, c, h, w = x.shape
+    reach = int(max(dx.abs().max(), dy.abs().max(), 0))
+    padded = F.pad(x, [reach] * 4)
+    rows = torch.arange(h, device=x.device) + reach - dy.view(n, 1)
+    cols = torch.arange(w, device=x.device) + reach - dx.view(n, 1)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+    chans = torch.arange(c, device=x.device).view(1, c, 1, 1)
+    return padded[batch, chans, rows.view(n, 1, h, 1), cols.view(n, 1, 1, w)]
 
 
 def preview(images, kinds=AUGMENTATIONS, seed=0):
@@ -69,9 +79,9 @@ def _coin(x, gen):
     return (torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=gen) < 0.5)
 
 
-def _warp(x, theta, padding="border"):
+def _warp(x, theta):
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, padding_mode=padding, align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
 
 
 def train_augmentation_variants(cfg, data, kinds=("flip", "rotate"), epochs=30,

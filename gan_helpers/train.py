@@ -5,6 +5,7 @@ losses and D outputs summed on the device and read once (no host sync per step);
 honest wall seconds; a fixed-noise snapshot; an atomic checkpoint; callbacks for
 metrics; a guard that stops (or warns) when training diverges.
 """
+import os
 import random
 import time
 from contextlib import nullcontext
@@ -51,7 +52,10 @@ def autocast_dtype(precision, device, points=False):
 
 
 def cpu_has_bf16():
-    """Native bf16 matrix units on this CPU (Linux flags avx512_bf16 / amx_bf16)."""
+    """Native bf16 matrix units on this CPU (Linux flags avx512_bf16 / amx_bf16).
+    GAN_HELPERS_CPU_BF16=0 answers no, as on a CPU without them (to test that path)."""
+    if os.environ.get("GAN_HELPERS_CPU_BF16", "").strip() == "0":
+        return False
     try:
         with open("/proc/cpuinfo") as f:
             flags = f.read()
