@@ -16,7 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from gan_helpers.data import data_dir
+from gan_helpers.env import data_dir
 from gan_helpers.image_folder import prepare_folder
 
 CELEBA_PAGE = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"

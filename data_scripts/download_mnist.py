@@ -19,7 +19,7 @@ from pathlib import Path
 from torchvision import datasets
 from torchvision.datasets.utils import download_and_extract_archive
 
-from gan_helpers.data import data_dir
+from gan_helpers.env import data_dir
 
 SETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
 

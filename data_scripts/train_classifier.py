@@ -13,22 +13,20 @@ import time
 import torch
 import torch.nn.functional as F
 
+from gan_helpers.data import mnist, normalise
 from gan_helpers.metrics import MnistClassifier, classifier_path
 
 
 def load_split(dataset, train):
-    from torchvision import datasets
-    from gan_helpers.data import data_dir
-    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
-    ds = cls(root=str(data_dir()), train=train, download=False)
-    return ds.data.unsqueeze(1).float().div(127.5).sub(1.0), ds.targets
+    images, labels = mnist(dataset, train=train, download=False)
+    return normalise(images), labels
 
 
-def shift(x, gen, max_shift=2):
+def shift(x, rng, max_shift=2):
     """Random translation by up to 2 pixels (pad + crop): cheap augmentation."""
     n = x.shape[0]
     padded = F.pad(x, (max_shift,) * 4, value=-1.0)
-    dx, dy = torch.randint(0, 2 * max_shift + 1, (2,), generator=gen).tolist()
+    dx, dy = torch.randint(0, 2 * max_shift + 1, (2,), generator=rng).tolist()
     return padded[:, :, dy:dy + 28, dx:dx + 28][:n]
 
 
@@ -51,7 +49,7 @@ def main():
     args = p.parse_args()
 
     torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
+    rng = torch.Generator().manual_seed(args.seed)
     x, y = load_split(args.dataset, True)
     x_test, y_test = load_split(args.dataset, False)
     model = MnistClassifier()
@@ -61,10 +59,10 @@ def main():
     t0 = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         model.train()
-        order = torch.randperm(len(x), generator=gen)
+        order = torch.randperm(len(x), generator=rng)
         for i in range(len(x) // args.batch_size):
             idx = order[i * args.batch_size:(i + 1) * args.batch_size]
-            loss = F.cross_entropy(model(shift(x[idx], gen)), y[idx])
+            loss = F.cross_entropy(model(shift(x[idx], rng)), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

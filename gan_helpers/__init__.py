@@ -5,22 +5,29 @@
     g, d = build_models(cfg)                     # from a named preset + overrides
     run = start_run(cfg, experiment, output_dir) # run folder + W&B (never prompts)
     history = train(cfg, data, run, models=(g, d))
+
+Notebooks call only the names below (`gh.X`); docs/PACKAGE.md shows which module holds what.
 """
-from . import colab, image_folder, metrics
-from .config import RunConfig, quick_mode
+from . import env, image_folder, metrics
+from .callbacks import CollapseDetector, PointSnapshots, quality_callbacks
+from .compare import compare_runs, format_table
+from .config import PRESETS, RunConfig
 from .data import load_dataset
-from .models import PRESETS, build_models, describe_models
-from .tracking import Run
-from .train import DivergenceError, generate, train
-from .viz import (plot_d_outputs, plot_epoch_times, plot_losses, show_augmentations, show_images,
-                  show_metrics,
-                  show_run)
+from .describe import architecture_table, describe_models
+from .env import gpu_report, memory_report, quick_mode
+from .experiments import (results_table, run_configs, toy_lesson_configs,
+                          train_augmentation_variants, train_variants)
+from .image_folder import folder_or_demo
+from .metrics import class_histogram, critic_grad_norms, fid_samples, image_metrics
+from .models import build_models, generate
+from .runs import Run, load_generator, samples_of, show_run, start_run
+from .sweep import run_sweep
+from .toy import mode_centers
+from .train import DivergenceError, train
+from .viz import (plot_class_histograms, plot_critic_grad_norms, plot_d_outputs, plot_epoch_times,
+                  plot_layer_grad_norms, plot_losses, plot_metric, plot_overlap_patterns,
+                  plot_points, plot_spectra, plot_wasserstein, show_augmentations, show_images,
+                  show_metrics, show_zoomed_crops)
+from .widgets import snapshot_player, snapshot_strip
 
 __version__ = "0.1.0"
-
-
-def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", resume=False,
-              use_drive=False):
-    """A run folder under output_dir/experiment (created when training starts); on Colab
-    with use_drive=True it lives on Google Drive so a disconnect keeps the checkpoints."""
-    return Run(cfg, experiment, colab.output_root(output_dir, use_drive), run_name, resume)

@@ -11,26 +11,26 @@ import torch.nn.functional as F
 from .config import AUGMENTATIONS  # "none", "flip", "diffaug"; leaky: "rotate", "erase", "crop"
 
 
-def augment_real(x, kind, gen=None):
+def augment_real(x, kind, rng=None):
     """Augmentations that apply to real images only (flip, and the leaky ones)."""
     if kind == "flip":
-        return torch.where(_coin(x, gen), x.flip(-1), x)
+        return torch.where(_coin(x, rng), x.flip(-1), x)
     if kind == "rotate":
-        angle = (torch.rand(x.shape[0], device=x.device, generator=gen) - 0.5) * (2 * 3.14159 / 6)
+        angle = (torch.rand(x.shape[0], device=x.device, generator=rng) - 0.5) * (2 * 3.14159 / 6)
         cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
         theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
         return _warp(x, theta)
     if kind == "erase":
         n, _, h, w = x.shape
-        ys = torch.randint(0, h // 2, (n, 1, 1, 1), device=x.device, generator=gen)
-        xs = torch.randint(0, w // 2, (n, 1, 1, 1), device=x.device, generator=gen)
+        ys = torch.randint(0, h // 2, (n, 1, 1, 1), device=x.device, generator=rng)
+        xs = torch.randint(0, w // 2, (n, 1, 1, 1), device=x.device, generator=rng)
         rows = torch.arange(h, device=x.device).view(1, 1, h, 1)
         cols = torch.arange(w, device=x.device).view(1, 1, 1, w)
         hole = (rows >= ys) & (rows < ys + h // 2) & (cols >= xs) & (cols < xs + w // 2)
         return x.masked_fill(hole, 0.0)
     if kind == "crop":
-        scale = 0.6 + 0.4 * torch.rand(x.shape[0], device=x.device, generator=gen)
-        shift = (1 - scale) * (torch.rand(2, x.shape[0], device=x.device, generator=gen) * 2 - 1)
+        scale = 0.6 + 0.4 * torch.rand(x.shape[0], device=x.device, generator=rng)
+        shift = (1 - scale) * (torch.rand(2, x.shape[0], device=x.device, generator=rng) * 2 - 1)
         zero = torch.zeros_like(scale)
         theta = torch.stack([torch.stack([scale, zero, shift[0]], 1),
                              torch.stack([zero, scale, shift[1]], 1)], 1)
@@ -38,17 +38,17 @@ def augment_real(x, kind, gen=None):
     return x
 
 
-def augment_both(x, kind, gen=None):
+def augment_both(x, kind, rng=None):
     """Augmentations that apply to every image D sees, real and fake (DiffAugment)."""
     if kind != "diffaug":
         return x
     n = x.shape[0]
-    x = x + (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) - 0.5) * 0.5
+    x = x + (torch.rand(n, 1, 1, 1, device=x.device, generator=rng, dtype=x.dtype) - 0.5) * 0.5
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, generator=gen, dtype=x.dtype) + 0.5) + mean
+    x = (x - mean) * (torch.rand(n, 1, 1, 1, device=x.device, generator=rng, dtype=x.dtype) + 0.5) + mean
     # whole-pixel shifts of up to 1/8 of the image, as DiffAugment's translation
     reach = max(x.shape[-1] // 8, 1)
-    pixels = torch.randint(-reach, reach + 1, (2, n), device=x.device, generator=gen)
+    pixels = torch.randint(-reach, reach + 1, (2, n), device=x.device, generator=rng)
     return translate(x, pixels[0], pixels[1])
 
 
@@ -70,35 +70,15 @@ def preview(images, kinds=AUGMENTATIONS, seed=0):
     """{kind: the same real images as D would see them under each augmentation}."""
     out = {}
     for kind in kinds:
-        gen = torch.Generator(images.device).manual_seed(seed)
-        out[kind] = augment_both(augment_real(images, kind, gen), kind, gen)
+        rng = torch.Generator(images.device).manual_seed(seed)
+        out[kind] = augment_both(augment_real(images, kind, rng), kind, rng)
     return out
 
 
-def _coin(x, gen):
-    return (torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=gen) < 0.5)
+def _coin(x, rng):
+    return (torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=rng) < 0.5)
 
 
 def _warp(x, theta):
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-
-
-def train_augmentation_variants(cfg, data, kinds=("flip", "rotate"), epochs=30,
-                                experiment="augmentation", output_dir="outputs", use_drive=False):
-    """The over-augmentation lesson: one short run per augmentation kind, identical otherwise
-    (same seed, data, fixed noise), each in its own run folder named augment-<kind>.
-    Returns the run folders, for compare_runs. Quick mode shrinks the runs like any other."""
-    from . import start_run
-    from .config import quick_mode
-    from .train import train
-    run_dirs = []
-    for kind in kinds:
-        variant = cfg.replace(augment=kind, epochs=epochs, snapshot_every=max(epochs // 5, 1))
-        variant = (variant.quick(quiet=True) if quick_mode() else variant).validate()
-        run = start_run(variant, experiment, output_dir, f"augment-{kind}", use_drive=use_drive)
-        history = train(variant, data, run, progress=False)
-        print(f"augment={kind!r}: {len(history['epoch'])} epochs in {history['total_seconds']:.0f} s "
-              f"-> {run.path}")
-        run_dirs.append(run.path)
-    return run_dirs

@@ -5,8 +5,8 @@
 
 (a) naive: the same models and Adam fed by a torchvision DataLoader over datasets.MNIST
     with ToTensor() + Normalize per sample, fp32, loss.item() every step;
-(b) gan_helpers: train.setup + train.run_epoch (exactly what train() runs) with the speed
-    switches all automatic, then each one flipped.
+(b) gan_helpers: train.prepare + train.train_epoch, whose d_step and g_step are exactly
+    what train() runs, with the speed switches all automatic, then each one flipped.
 Images per second are medians over repeats after warm-up steps, with the device synchronised
 before every clock read; ratios are against (a) in the same run.
 """
@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from .config import RunConfig
-from .data import load_dataset
+from .data import load_dataset, torchvision_mnist
 from .models import build_models
-from .train import run_epoch, setup
+from .train import prepare, train_epoch
 
 EPOCH_IMAGES = 60_000
 
@@ -35,10 +35,9 @@ def _sync(device):
 def naive_loop(cfg, device, steps, warmup):
     """What a tutorial-copied loop does: per-sample transforms, fp32, a host sync per step."""
     from torch.utils.data import DataLoader
-    from torchvision import datasets, transforms
-    from .data import data_dir
+    from torchvision import transforms
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    ds = datasets.MNIST(str(data_dir()), train=True, download=False, transform=tf)
+    ds = torchvision_mnist("mnist", train=True, transform=tf, download=False)
     loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, drop_last=True)
     g, d = (m.to(device) for m in build_models(cfg))
     opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr_g, betas=cfg.betas_g)
@@ -76,19 +75,19 @@ def naive_loop(cfg, device, steps, warmup):
 
 
 def fast_path(cfg, data, steps, warmup):
-    """train.setup + train.run_epoch, warmed up: returns (a timer giving images/s, the setup +
-    warm-up seconds, which include torch.compile's compile time)."""
+    """train.prepare + train.train_epoch, warmed up: returns (a timer giving images/s, the
+    setup + warm-up seconds, which include torch.compile's compile time)."""
     t0 = time.perf_counter()
-    t = setup(cfg, data)
-    run_epoch(t, cfg, max_steps=warmup).tolist()
-    _sync(t.device)
+    gan, data = prepare(cfg, data)
+    torch.cat(train_epoch(cfg, gan, data, max_steps=warmup)).tolist()
+    _sync(gan.device)
     warm = time.perf_counter() - t0
 
     def rate():
-        _sync(t.device)
+        _sync(gan.device)
         start = time.perf_counter()
-        run_epoch(t, cfg, max_steps=steps).tolist()  # the one host sync, as in train()
-        _sync(t.device)
+        torch.cat(train_epoch(cfg, gan, data, max_steps=steps)).tolist()  # the one host sync, as in train()
+        _sync(gan.device)
         return steps * cfg.batch_size / (time.perf_counter() - start)
     return rate, warm
 

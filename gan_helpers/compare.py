@@ -9,16 +9,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from .viz import _finish
-
-METRICS = ("class_coverage", "class_kl", "fid", "kid", "modes_captured", "high_quality_fraction")
-
-
-def load_run(run_dir):
-    run_dir = Path(run_dir)
-    history = json.loads((run_dir / "training_metrics.json").read_text())
-    info = json.loads((run_dir / "hyperparameters.json").read_text())
-    return info, history
+from .metrics import METRIC_NAMES as METRICS
+from .runs import load_run
+from .viz import finish
 
 
 def _last(values):
@@ -81,7 +74,7 @@ def plot_comparison(run_dirs, labels, histories, show=True, save_to=None):
             ax.imshow(Image.open(frames[-1]), cmap="gray")
         ax.set_title(label, fontsize=9)
         ax.axis("off")
-    return _finish(fig, save_to, show)
+    return finish(fig, save_to, show)
 
 
 def format_table(rows, columns=None):

@@ -7,15 +7,16 @@ take their value from the named preset (see `models.PRESETS`).
 import dataclasses
 import difflib
 import json
-import os
+import math
 import re
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Optional, Union
 
-QUICK_ENV = "GAN_HELPERS_QUICK"
+from .env import QUICK_ENV, quick_mode
 
-DATASETS = ("mnist", "fashion_mnist", "folder", "ring8", "grid25")
+POINT_DATASETS = ("ring8", "grid25")  # the 2D mixtures of toy.py: MLPs, scatter plots
+DATASETS = ("mnist", "fashion_mnist", "folder") + POINT_DATASETS
 LOSSES = ("bce", "wgan", "wgan-gp", "hinge", "lsgan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 NORMS = ("batch", "instance", "layer", "none")
@@ -24,7 +25,12 @@ UPSAMPLE_MODES = ("transposed", "nearest", "bilinear")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 IMAGE_SIZES = (28, 32, 64, 128)
+# A notebook's parameters that name the run, not the config: from_params passes over them
+RUN_PARAMETERS = ("experiment", "output_dir", "run_name", "resume", "use_drive")
 AUGMENTATIONS = ("none", "flip", "diffaug", "rotate", "erase", "crop")  # see augment.py
+CHOICES = dict(dataset=DATASETS, loss=LOSSES, optimizer=OPTIMIZERS, precision=PRECISIONS,
+               wandb_mode=WANDB_MODES, on_divergence=("stop", "warn"), lr_decay=("none", "linear"),
+               augment=AUGMENTATIONS)  # the text fields that take one of a few names
 
 
 @dataclass
@@ -94,10 +100,15 @@ class RunConfig:
 
     @classmethod
     def from_params(cls, params, quiet=False):
-        """Build from a notebook's namespace (or any dict): picks the field names it finds.
+        """Build from a notebook's namespace (`globals()`) or a dict of parameters.
 
-        Quick mode (env GAN_HELPERS_QUICK=1) then shrinks the run; the config is validated.
+        A namespace also holds imports, In/Out and earlier results, so its field names are
+        picked; a dict must hold field names (and RUN_PARAMETERS) only: an unknown name is
+        refused as from_dict refuses it. Quick mode (env GAN_HELPERS_QUICK=1) then shrinks
+        the run; the config is validated.
         """
+        if "__name__" not in params:  # a dict of parameters, not a module's namespace
+            cls._refuse_unknown(set(params) - set(RUN_PARAMETERS))
         cfg = cls(**{k: params[k] for k in cls.field_names() if k in params})
         _check_types(cfg)  # before quick mode compares numbers
         if quick_mode():
@@ -131,29 +142,23 @@ class RunConfig:
     @property
     def is_points(self):
         """2D toy data sets: MLP models, scatter plots instead of image grids."""
-        return self.dataset in ("ring8", "grid25")
+        return self.dataset in POINT_DATASETS
 
     # ---- validation -----------------------------------------------------------------
     def validate(self):
         """Raise ValueError naming the field and what to change; returns self."""
         _check_types(self)
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("wandb_mode", self.wandb_mode, WANDB_MODES)
-        _choice("on_divergence", self.on_divergence, ("stop", "warn"))
-        _choice("lr_decay", self.lr_decay, ("none", "linear"))
-        _choice("augment", self.augment, AUGMENTATIONS)
+        for name, valid in CHOICES.items():
+            _choice(name, getattr(self, name), valid)
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ValueError(f"device={self.device!r} is not a device name: use 'auto' (GPU when "
                              f"there is one), 'cpu', 'cuda' or 'cuda:1'.")
         for name in ("batch_size", "epochs", "noise_dim", "snapshot_every", "n_samples"):
-            _int(name, getattr(self, name), low=1)
+            _at_least(name, getattr(self, name), low=1)
         for name in ("max_images", "n_critic", "seed"):
-            _int(name, getattr(self, name), low=0)
+            _at_least(name, getattr(self, name), low=0)
         for name in ("lr_g", "lr_d"):
-            value = _number(name, getattr(self, name))
+            value = float(getattr(self, name))
             if value <= 0 or value >= 1:
                 raise ValueError(f"{name}={value!r} is out of range: a learning rate must be "
                                  f"in (0, 1); the seeds used 1e-5 to 1e-3 (try 1e-4 or 2e-4).")
@@ -163,17 +168,17 @@ class RunConfig:
                     or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
                 raise ValueError(f"{name}={betas!r} must be two numbers in [0, 1), "
                                  f"e.g. (0.5, 0.999) as in the DCGAN paper or (0.0, 0.9) for WGAN-GP.")
-        smoothing = _number("label_smoothing", self.label_smoothing)
+        smoothing = float(self.label_smoothing)
         if not 0 < smoothing <= 1:
             raise ValueError(f"label_smoothing={smoothing!r} is out of range: it is the target for "
                              f"real images, in (0, 1]; 1.0 turns it off, the seeds used 0.9.")
-        noise = _number("instance_noise", self.instance_noise)
+        noise = float(self.instance_noise)
         if not 0 <= noise < 1:
             raise ValueError(f"instance_noise={noise!r} is out of range: it is a noise std in "
                              f"[0, 1); 0 turns it off, seed 001 used 0.15.")
-        if _number("gp_lambda", self.gp_lambda) < 0:
+        if float(self.gp_lambda) < 0:
             raise ValueError(f"gp_lambda={self.gp_lambda!r} must be >= 0 (the WGAN-GP paper uses 10).")
-        if _number("clip_value", self.clip_value) <= 0:
+        if float(self.clip_value) <= 0:
             raise ValueError(f"clip_value={self.clip_value!r} must be > 0 (the WGAN paper uses 0.01).")
         if self.is_points:
             if self.augment != "none":
@@ -188,8 +193,7 @@ class RunConfig:
         if self.dataset == "folder" and not self.data_path:
             raise ValueError("dataset='folder' needs data_path: the folder of your images "
                              "(or the .pt file written by data_scripts/prepare_images.py).")
-        from .models import resolve_architecture  # shapes are checked where they are built
-        resolve_architecture(self)
+        resolve_architecture(self)  # every layer's shape, checked before anything is built
         return self
 
     # ---- JSON ---------------------------------------------------------------------------
@@ -205,10 +209,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d):
-        unknown = set(d) - set(cls.field_names())
-        if unknown:
-            raise ValueError(f"unknown config field(s) {sorted(unknown)}; "
-                             f"{_suggest(sorted(unknown)[0], cls.field_names())}")
+        cls._refuse_unknown(d)
         d = dict(d)
         for name in ("betas_g", "betas_d"):
             if isinstance(d.get(name), list):
@@ -216,15 +217,17 @@ class RunConfig:
         return cls(**d)
 
     @classmethod
+    def _refuse_unknown(cls, names):
+        unknown = set(names) - set(cls.field_names())
+        if unknown:
+            raise ValueError(f"unknown config field(s) {sorted(unknown)}; "
+                             f"{_suggest(sorted(unknown)[0], cls.field_names())}")
+
+    @classmethod
     def from_json(cls, path):
         with open(path) as f:
             d = json.load(f)
         return cls.from_dict(d.get("config", d))
-
-
-def quick_mode(environ=None):
-    environ = os.environ if environ is None else environ
-    return environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 _TYPE_WORDS = {int: "a whole number", float: "a number", str: "text in quotes",
@@ -270,14 +273,235 @@ def _choice(name, value, valid):
                          f"{_suggest(value, valid)}")
 
 
-def _int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}={value!r} must be a whole number (got {type(value).__name__}).")
+def _at_least(name, value, low):
+    """Range only: validate() has checked every field's type against its annotation."""
     if value < low:
         raise ValueError(f"{name}={value!r} is out of range: it must be >= {low}.")
 
 
-def _number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name}={value!r} must be a number (got {type(value).__name__}).")
-    return float(value)
+# ---- architecture: named presets and the shape arithmetic (no torch needed) ------------
+# Presets: the architectures of the seeds and papers. Any field can be overridden.
+PRESETS = {
+    # TensorFlow DCGAN tutorial (seed 003 "Original Architecture").
+    "tf_tutorial": dict(
+        g_input="dense", g_channels=[256, 128, 64], g_strides=[1, 2, 2], g_kernel=5, g_refine=0,
+        g_norm="batch", g_activation="leaky_relu", upsample="transposed",
+        d_channels=[64, 128], d_strides=[2, 2], d_kernel=5, d_norm="none",
+        d_activation="leaky_relu", d_dropout=0.3, d_dense=[], d_head="dense",
+        leaky_slope=0.3, init="default"),
+    # Seed 003 "Modified Architecture": 3x3 kernels, refinement convs, Dense(128) in D.
+    "deeper_3x3": dict(
+        g_input="dense", g_channels=[128, 64, 64, 32, 16], g_strides=[2, 1, 2, 1, 1], g_kernel=3,
+        g_refine=0, g_norm="batch", g_activation="leaky_relu", upsample="transposed",
+        d_channels=[32, 64, 128, 256], d_strides=[2, 1, 2, 1], d_kernel=3, d_norm="none",
+        d_activation="leaky_relu", d_dropout=0.3, d_dense=[128], d_head="dense",
+        leaky_slope=0.3, init="default"),
+    # Seed 000's architecture variation: kernel 8, generator strides 1 then 2.
+    "kernel8_stride1_2": dict(
+        g_input="dense", g_channels=[256, 128, 64], g_strides=[1, 2, 2], g_kernel=8, g_refine=0,
+        g_norm="batch", g_activation="leaky_relu", upsample="transposed",
+        d_channels=[64, 128], d_strides=[2, 2], d_kernel=8, d_norm="none",
+        d_activation="leaky_relu", d_dropout=0.3, d_dense=[], d_head="dense",
+        leaky_slope=0.3, init="default"),
+    # Radford et al. 2015, 64x64, with the widths of the PyTorch reference example (ngf = ndf = 64;
+    # the paper's Figure 1 starts at 1024 channels, which is wgan_gp64's generator).
+    "dcgan64": dict(
+        g_input="convt", g_channels=[512, 256, 128, 64], g_strides=[2, 2, 2, 2], g_kernel=4,
+        g_refine=0, g_norm="batch", g_activation="relu", upsample="transposed",
+        d_channels=[64, 128, 256, 512], d_strides=[2, 2, 2, 2], d_kernel=4, d_norm="batch",
+        d_activation="leaky_relu", d_dropout=0.0, d_dense=[], d_head="conv",
+        leaky_slope=0.2, init="dcgan"),
+    # Seed 004's WGAN-GP: 1024-wide first layer, InstanceNorm critic.
+    "wgan_gp64": dict(
+        g_input="convt", g_channels=[1024, 512, 256, 128], g_strides=[2, 2, 2, 2], g_kernel=4,
+        g_refine=0, g_norm="batch", g_activation="relu", upsample="transposed",
+        d_channels=[64, 128, 256, 512], d_strides=[2, 2, 2, 2], d_kernel=4, d_norm="instance",
+        d_activation="leaky_relu", d_dropout=0.0, d_dense=[], d_head="conv",
+        leaky_slope=0.2, init="dcgan"),
+}
+ARCH_FIELDS = tuple(PRESETS["tf_tutorial"])
+# Details that change no shape but are part of each source's exact layer list (bias flags, the
+# critic's last stride). They follow the preset; they are not config fields.
+#   g_out_bias: bias on G's output layer (the TF tutorial and the PyTorch DCGAN example use none)
+#   d_first_bias: bias on D's first conv (it has no norm; the PyTorch DCGAN example still omits it)
+#   d_head_bias / d_head_stride: D's final layer (seed 004 wrote Conv2d(512, 1, 4, stride=2))
+DETAILS = dict(g_out_bias=True, d_first_bias=True, d_head_bias=True, d_head_stride=1)
+PRESET_DETAILS = {
+    "tf_tutorial": dict(g_out_bias=False),
+    "deeper_3x3": dict(g_out_bias=False),
+    "kernel8_stride1_2": dict(g_out_bias=False),
+    "dcgan64": dict(g_out_bias=False, d_first_bias=False, d_head_bias=False),
+    "wgan_gp64": dict(d_head_stride=2),
+}
+
+
+@dataclass
+class Arch:
+    """The resolved architecture: preset values with the config's overrides applied."""
+    g_input: str
+    g_channels: list
+    g_strides: list
+    g_kernel: list
+    g_refine: int
+    g_norm: str
+    g_activation: str
+    upsample: str
+    d_channels: list
+    d_strides: list
+    d_kernel: list
+    d_norm: str
+    d_activation: str
+    d_dropout: float
+    d_dense: list
+    d_head: str
+    leaky_slope: float
+    init: str
+    image_size: int
+    channels: int
+    start_size: int
+    g_out_bias: bool = True
+    d_first_bias: bool = True
+    d_head_bias: bool = True
+    d_head_stride: int = 1
+
+
+def resolve_architecture(cfg):
+    """Preset + overrides -> Arch, with every shape checked. Raises ValueError."""
+    _choice("preset", cfg.preset, tuple(PRESETS))
+    values = dict(PRESETS[cfg.preset])
+    values.update({k: getattr(cfg, k) for k in ARCH_FIELDS if getattr(cfg, k) is not None})
+    for name in ("g_norm", "d_norm"):
+        _choice(name, values[name], NORMS)
+    for name in ("g_activation", "d_activation"):
+        _choice(name, values[name], ACTIVATIONS)
+    _choice("upsample", values["upsample"], UPSAMPLE_MODES)
+    _choice("g_input", values["g_input"], ("dense", "convt"))
+    _choice("d_head", values["d_head"], ("dense", "conv"))
+    _choice("init", values["init"], ("default", "dcgan"))
+    for name in ("g_channels", "g_strides", "d_channels", "d_strides", "d_dense"):
+        values[name] = _int_list(name, values[name], allow_empty=name == "d_dense")
+    if len(values["g_strides"]) != len(values["g_channels"]):
+        raise ValueError(
+            f"g_strides has {len(values['g_strides'])} entries but g_channels has "
+            f"{len(values['g_channels'])}: give one stride per layer after the projection "
+            f"(the hidden layers, then the output layer), e.g. g_channels=[256, 128, 64] "
+            f"with g_strides=[1, 2, 2].")
+    if len(values["d_strides"]) != len(values["d_channels"]):
+        raise ValueError(f"d_strides has {len(values['d_strides'])} entries but d_channels has "
+                         f"{len(values['d_channels'])}: give one stride per conv layer.")
+    values["g_kernel"] = _per_layer("g_kernel", values["g_kernel"], len(values["g_strides"]))
+    values["d_kernel"] = _per_layer("d_kernel", values["d_kernel"], len(values["d_strides"]))
+    if not 0 <= float(values["d_dropout"]) < 1:
+        raise ValueError(f"d_dropout={values['d_dropout']!r} must be in [0, 1).")
+    if not isinstance(values["g_refine"], int) or values["g_refine"] < 0:
+        raise ValueError(f"g_refine={values['g_refine']!r} must be a whole number >= 0.")
+    if cfg.loss in ("wgan", "wgan-gp") and values["d_norm"] == "batch":
+        raise ValueError(
+            f"d_norm='batch' cannot be used with loss={cfg.loss!r}: BatchNorm makes each "
+            f"sample's critic value (and its gradient penalty) depend on the rest of the batch. "
+            f"Set d_norm='instance' (seed 004), 'layer' or 'none'.")
+    details = {**DETAILS, **PRESET_DETAILS.get(cfg.preset, {})}
+    arch = Arch(**values, image_size=cfg.image_size, channels=cfg.channels, start_size=0, **details)
+    arch.start_size = _check_generator_shapes(arch)
+    _check_discriminator_shapes(arch)
+    return arch
+
+
+def _int_list(name, value, allow_empty=False):
+    if isinstance(value, str):  # Colab form fields hand over "256,128,64"
+        value = [v for v in value.replace(" ", "").split(",") if v]
+    try:
+        out = [int(v) for v in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a list of whole numbers, e.g. [256, 128, 64].")
+    if (not out and not allow_empty) or any(v < 1 for v in out):
+        raise ValueError(f"{name}={value!r} must be a non-empty list of positive whole numbers.")
+    return out
+
+
+def _per_layer(name, value, n):
+    kernels = [value] * n if isinstance(value, int) else _int_list(name, value)
+    if len(kernels) == 1:
+        kernels = kernels * n
+    if len(kernels) != n:
+        raise ValueError(f"{name} has {len(kernels)} entries but there are {n} layers: "
+                         f"give one kernel for all layers or exactly one per layer.")
+    return kernels
+
+
+def upsample_padding(kernel, stride):
+    """(padding, output_padding) that make ConvTranspose2d grow a size by exactly `stride`."""
+    padding = max(math.ceil((kernel - stride) / 2), 0)
+    return padding, 2 * padding - (kernel - stride)
+
+
+def _working_strides(strides, image_size):
+    """The same number of layers with the first stride-2s turned into 1s until they fit."""
+    for j in range(len(strides) + 1):
+        candidate = [1] * j + list(strides[j:])
+        if image_size % math.prod(candidate) == 0 and candidate != list(strides):
+            return candidate
+    return None
+
+
+def _check_generator_shapes(a):
+    total = math.prod(a.g_strides)
+    kind = "ConvTranspose2d" if a.upsample == "transposed" else f"Upsample({a.upsample}) + Conv2d"
+    if a.image_size % total:
+        start = max(a.image_size // total, 1)
+        sizes, size = [], start
+        for s in a.g_strides:
+            size *= s
+            sizes.append(size)
+        last = max(i for i, s in enumerate(a.g_strides) if s > 1) + 1
+        fixes = []
+        working = _working_strides(a.g_strides, a.image_size)
+        if working:
+            fixes.append(f"g_strides={working} (a {a.image_size // math.prod(working)}x"
+                         f"{a.image_size // math.prod(working)} start)")
+        other = [n for n in (28, 32, 64, 128) if n % total == 0]
+        if other:
+            fixes.append(f"image_size={other[0]}")
+        raise ValueError(
+            f"generator layer {last} ({kind}, kernel {a.g_kernel[last - 1]}, stride "
+            f"{a.g_strides[last - 1]}): produces {sizes[-1]}x{sizes[-1]} (from a {start}x{start} "
+            f"start) but {a.image_size}x{a.image_size} is needed. g_strides={a.g_strides} "
+            f"upsample by {total} in all and image_size {a.image_size} is not a multiple of "
+            f"{total} (it would need a {a.image_size / total:g}x{a.image_size / total:g} start). "
+            f"Use {' or '.join(fixes) if fixes else 'fewer stride-2 layers in g_strides'}.")
+    size = a.image_size // total
+    for i, (k, s) in enumerate(zip(a.g_kernel, a.g_strides), start=1):
+        if s > 1 and a.upsample == "transposed" and k < s:
+            raise ValueError(
+                f"generator layer {i} (ConvTranspose2d, kernel {k}, stride {s}): produces "
+                f"{size * s}x{size * s} from {size}x{size}, but only {k}x{k} of every {s}x{s} "
+                f"output pixels gets a value (the rest are holes); every pixel needs kernel >= "
+                f"stride. Use g_kernel={2 * s} (a multiple of the stride: no checkerboard), "
+                f"or upsample='nearest'.")
+        size *= s
+    return a.image_size // total
+
+
+def conv_out(size, k, s):
+    return size if s == 1 else (size + 2 * ((k - 1) // 2) - k) // s + 1
+
+
+def _check_discriminator_shapes(a):
+    size = a.image_size
+    for i, (k, s) in enumerate(zip(a.d_kernel, a.d_strides), start=1):
+        out = conv_out(size, k, s)
+        if k < s:
+            raise ValueError(
+                f"discriminator layer {i} (Conv2d, kernel {k}, stride {s}): produces "
+                f"{out}x{out} from {size}x{size} but never looks at {s * s - k * k} of every "
+                f"{s}x{s} input pixels; every pixel needs kernel >= stride. Use d_kernel={2 * s} "
+                f"or stride 1 for this layer in d_strides.")
+        if out < 1:
+            fits = sum(1 for x in a.d_strides[:i - 1] if x > 1)
+            raise ValueError(
+                f"discriminator layer {i} (Conv2d, kernel {k}, stride {s}): produces "
+                f"{out}x{out} from {size}x{size} but at least 1x1 is needed. Use fewer stride-2 "
+                f"layers in d_strides (at most {fits} at this size and kernel), a smaller "
+                f"d_kernel, or a larger image_size.")
+        size = out
+    return size

@@ -4,23 +4,15 @@ A student's DataLoader with per-sample ToTensor/Normalize spends most of an MNIS
 on the CPU. Here the whole set sits on the device once; a batch is a shuffled index
 slice scaled to [-1, 1] there.
 """
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
-DATA_ENV = "GAN_DATA_DIR"
-
-
-def data_dir():
-    """GAN_DATA_DIR, else /content/data on Colab, else ./data."""
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    from .colab import in_colab
-    return Path("/content/data") if in_colab() else Path("data")
+from .env import DATA_ENV, data_dir, may_download
+from .image_folder import fit_images, load_image_folder
+from .toy import make_points
 
 
 @dataclass
@@ -49,19 +41,18 @@ class Dataset:
 
 
 def normalise(x):
+    """uint8 pixels 0..255 -> floats in [-1, 1] (the generator's tanh range); floats unchanged."""
     return x if x.dtype != torch.uint8 else x.float().div_(127.5).sub_(1.0)
 
 
 def load_dataset(cfg, device="cpu"):
     """The data set named by cfg.dataset, resized to cfg.image_size/channels, on `device`."""
     if cfg.dataset in ("mnist", "fashion_mnist"):
-        ds = _torchvision_set(cfg.dataset)
+        ds = Dataset(cfg.dataset, *mnist(cfg.dataset, train=True))
     elif cfg.dataset == "folder":
-        from .image_folder import load_image_folder
-        ds = load_image_folder(cfg.data_path, cfg.image_size)
+        ds = Dataset(Path(cfg.data_path).stem, load_image_folder(cfg.data_path, cfg.image_size))
     else:
-        from .toy import make_points
-        ds = make_points(cfg.dataset, n=cfg.max_images or 50_000, seed=cfg.seed)
+        ds = Dataset(cfg.dataset, *make_points(cfg.dataset, n=cfg.max_images or 50_000, seed=cfg.seed))
     if cfg.max_images and len(ds) > cfg.max_images:
         ds = Dataset(ds.name, ds.images[:cfg.max_images],
                      None if ds.labels is None else ds.labels[:cfg.max_images])
@@ -73,37 +64,27 @@ def load_dataset(cfg, device="cpu"):
     return ds.to(device)
 
 
-def fit_images(images, size, channels):
-    """Resize uint8 images to size x size and 1 or 3 channels (MNIST at 32/64, say)."""
-    if images.shape[1] != channels:
-        images = images.repeat(1, 3, 1, 1) if channels == 3 else \
-            images.float().mean(1, keepdim=True).round().to(torch.uint8)
-    if images.shape[-1] != size:
-        out = F.interpolate(images.float(), size=(size, size), mode="bilinear",
-                            antialias=True, align_corners=False)
-        images = out.round().clamp_(0, 255).to(torch.uint8)
-    return images.contiguous()
-
-
-def _torchvision_set(name):
-    """MNIST / Fashion-MNIST train split as uint8 (N, 1, 28, 28); downloads only when missing."""
-    from torchvision import datasets
+def torchvision_mnist(name="mnist", train=True, transform=None, download=None):
+    """torchvision's MNIST / Fashion-MNIST data set; downloads only when missing and allowed
+    (download=None: unless GAN_HELPERS_NO_DOWNLOAD=1), else says where the files go."""
+    from torchvision import datasets  # torchvision's import is slow: only when MNIST is asked for
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
     root = data_dir()
     try:
-        ds = cls(root=str(root), train=True, download=_may_download())
+        return cls(root=str(root), train=train, transform=transform,
+                   download=may_download() if download is None else download)
     except RuntimeError as e:  # torchvision: "Dataset not found. You can use download=True"
         raise FileNotFoundError(
-            f"{cls.__name__} not found under {root}/{cls.__name__}/raw. Run "
-            f"`python data_scripts/download_mnist.py --root {root}`, or copy the four "
-            f"*-ubyte(.gz) files there, or point {DATA_ENV} at the folder that holds "
-            f"{cls.__name__}/raw.") from e
-    return Dataset(name, ds.data.unsqueeze(1).contiguous(), ds.targets.clone())
+            f"{cls.__name__} ({'train' if train else 'test'} split) not found under "
+            f"{root}/{cls.__name__}/raw. Run `python data_scripts/download_mnist.py --root {root}`, "
+            f"or copy the four *-ubyte(.gz) files there, or point {DATA_ENV} at the folder that "
+            f"holds {cls.__name__}/raw.") from e
 
 
-def _may_download():
-    """Tests set GAN_HELPERS_NO_DOWNLOAD=1: a missing data set is an error, not a download."""
-    return os.environ.get("GAN_HELPERS_NO_DOWNLOAD", "") in ("", "0")
+def mnist(name="mnist", train=True, download=None):
+    """(uint8 images (N, 1, 28, 28), labels) of the MNIST / Fashion-MNIST train or test split."""
+    ds = torchvision_mnist(name, train, download=download)
+    return ds.data.unsqueeze(1).contiguous(), ds.targets.clone()
 
 
 def steps_per_epoch(n, batch_size):

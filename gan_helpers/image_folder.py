@@ -8,26 +8,21 @@ The source folder is only read.
 """
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from .data import Dataset, data_dir, fit_images
+from .env import cache_dir, data_dir, mount_drive, write_atomic
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 NEAR_DUPLICATE_BITS = 4     # difference-hash bits two near duplicates may differ in
 NEAR_DUPLICATE_COLOUR = 6   # mean 0..255 difference of their 8x8 colour thumbnails
-
-
-def cache_dir():
-    """Where prepared folders and the demo images go: GAN_CACHE_DIR, else ~/.cache/gan-lab-notebooks
-    (never inside your image folder, and never the data folder, which may be read-only)."""
-    return Path(os.environ.get("GAN_CACHE_DIR") or Path.home() / ".cache" / "gan-lab-notebooks")
 
 
 def to_rgb(img, background="white"):
@@ -104,6 +99,17 @@ def image_files(folder):
                   if p.is_file() and p.suffix.lower() in EXTENSIONS)
 
 
+def open_square(path, size, crop="center", background="white"):
+    """One image file -> an upright RGB size x size Pillow image (raises when unreadable)."""
+    with Image.open(path) as img:
+        img.seek(0)  # GIF / WebP: first frame
+        if img.format == "JPEG":  # decode big photos at a reduced scale (much faster)
+            img.draft(img.mode, (2 * size, 2 * size))
+        img.load()
+        upright = ImageOps.exif_transpose(img)  # phone photos: EXIF says how to turn them
+        return fit_square(to_rgb(upright, background), size, crop, background)
+
+
 def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=False,
                    limit=None, progress=True):
     """src folder -> `out` (.pt: uint8 tensor (N, 3, size, size)) + `<out>.json` manifest +
@@ -124,13 +130,7 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
     for path in tqdm(files[:limit] if limit else files, desc="preparing images", disable=not progress):
         rel = str(path.relative_to(src))
         try:
-            with Image.open(path) as img:
-                img.seek(0)  # GIF / WebP: first frame
-                if img.format == "JPEG":  # decode big photos at a reduced scale (much faster)
-                    img.draft(img.mode, (2 * size, 2 * size))
-                img.load()
-                upright = ImageOps.exif_transpose(img)  # phone photos: EXIF says how to turn them
-                square = fit_square(to_rgb(upright, background), size, crop, background)
+            square = open_square(path, size, crop, background)
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
                 Image.DecompressionBombError) as e:
             skipped.append({"file": rel, "reason": f"{type(e).__name__}: {e}"})
@@ -153,16 +153,25 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
                          f"reasons: {skipped[:3]}")
     tensor = torch.stack(images).contiguous()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    torch.save(tensor, tmp)
-    os.replace(tmp, out)
-    from .viz import save_grid
-    save_grid(tensor[:64].float().div(127.5).sub(1), out.with_suffix(".preview.png"))
+    write_atomic(out, lambda tmp: torch.save(tensor, tmp))
+    save_image(tensor[:64].float() / 255, out.with_suffix(".preview.png"), nrow=8, pad_value=1.0)
     manifest = {"source": str(src), "size": size, "crop": crop, "background": background,
                 "dedupe": dedupe, "count": len(sources), "files_seen": len(files),
                 "skipped_count": len(skipped), "sources": sources, "skipped": skipped}
     out.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
     return manifest
+
+
+def fit_images(images, size, channels):
+    """Resize uint8 images to size x size and 1 or 3 channels (MNIST at 32/64, say)."""
+    if images.shape[1] != channels:
+        images = images.repeat(1, 3, 1, 1) if channels == 3 else \
+            images.float().mean(1, keepdim=True).round().to(torch.uint8)
+    if images.shape[-1] != size:
+        out = F.interpolate(images.float(), size=(size, size), mode="bilinear",
+                            antialias=True, align_corners=False)
+        images = out.round().clamp_(0, 255).to(torch.uint8)
+    return images.contiguous()
 
 
 def load_image_folder(path, size=64):
@@ -185,7 +194,7 @@ def load_image_folder(path, size=64):
             print(f"Prepared {manifest['count']} images from {path} -> {cache} "
                   f"({manifest['skipped_count']} skipped, see {cache.with_suffix('.json')}).")
         images = torch.load(cache, weights_only=True)
-    return Dataset(path.stem, fit_images(images, size, 3))
+    return fit_images(images, size, 3)
 
 
 def _path_digest(path):
@@ -238,7 +247,6 @@ def folder_or_demo(data_path):
     demo folder, written once."""
     if data_path:
         if str(data_path).startswith("/content/drive"):
-            from .colab import mount_drive
             mount_drive()
         path = Path(data_path).expanduser()
         if not path.is_absolute() and not path.exists() and (data_dir() / path).exists():

@@ -33,12 +33,12 @@ def g_loss(kind, fake_scores):
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def gradient_penalty(critic, real, fake, generator=None):
+def gradient_penalty(critic, real, fake, rng=None):
     """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)||_2 - 1)^2] on random
     interpolates, the norm taken per sample over every non-batch dimension (C, H, W),
     not over dim=1 alone. Returns (penalty, mean gradient norm)."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, device=real.device, generator=generator, dtype=real.dtype)
+    eps = torch.rand(shape, device=real.device, generator=rng, dtype=real.dtype)
     x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
@@ -46,7 +46,7 @@ def gradient_penalty(critic, real, fake, generator=None):
     return ((norms - 1) ** 2).mean(), norms.detach().mean()
 
 
-def critic_gradient_norms(critic, real, fake, seed=0):
+def interpolate_grad_norms(critic, real, fake, seed=0):
     """Per-sample ||grad D(x_hat)|| on random interpolates of real and fake (the quantity the
     penalty pushes towards 1), for plotting its distribution after training."""
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)

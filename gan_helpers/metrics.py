@@ -17,7 +17,6 @@ numbers in the history (so in training_metrics.json and W&B) and prints a warnin
 generator has collapsed.
 """
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +24,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import quick_mode
+from .data import mnist, normalise
+from .env import quick_mode
+from .losses import interpolate_grad_norms
+from .models import generate
+from .toy import mode_centers, mode_std
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FID_SAMPLES = 2000          # generated and test images per FID/KID; compare only at equal N
 QUICK_FID_SAMPLES = 500
 MIN_CLASS_FRACTION = 0.01   # a class is "covered" when >= 1 % of the samples are predicted as it
+# every quality number a run may record, under its history name
+METRIC_NAMES = ("class_coverage", "class_kl", "fid", "kid", "modes_captured", "high_quality_fraction")
 
 
 # ---- 2D toy mixtures -----------------------------------------------------------------------
@@ -40,7 +45,6 @@ def _points(samples):
 
 def nearest_modes(samples, dataset="ring8"):
     """(index of the nearest mode, is-high-quality) for every 2D sample."""
-    from .toy import mode_centers, mode_std
     centers = mode_centers(dataset)
     dist = torch.cdist(_points(samples), centers)
     d_min, idx = dist.min(1)
@@ -49,7 +53,6 @@ def nearest_modes(samples, dataset="ring8"):
 
 def mode_histogram(samples, dataset="ring8"):
     """How many high-quality samples sit at each mode (a LongTensor, one count per mode)."""
-    from .toy import mode_centers
     idx, hq = nearest_modes(samples, dataset)
     return torch.bincount(idx[hq], minlength=len(mode_centers(dataset)))
 
@@ -133,10 +136,7 @@ def load_classifier(dataset="mnist", device="cpu"):
 
 def _as_classifier_input(images):
     """Generated or real images -> (N, 1, 28, 28) float in [-1, 1]."""
-    x = torch.as_tensor(images)
-    if x.dtype == torch.uint8:
-        x = x.float().div(127.5).sub(1.0)
-    x = x.float()
+    x = normalise(torch.as_tensor(images)).float()
     if x.dim() == 3:
         x = x.unsqueeze(1)
     if x.shape[1] == 3:
@@ -167,7 +167,11 @@ def class_histogram(images, dataset="mnist", n_classes=10):
 
 def class_coverage(images, dataset="mnist", min_fraction=MIN_CLASS_FRACTION):
     """How many of the 10 classes get at least `min_fraction` of the samples."""
-    counts = class_histogram(images, dataset)
+    return covered_classes(class_histogram(images, dataset), min_fraction)
+
+
+def covered_classes(counts, min_fraction=MIN_CLASS_FRACTION):
+    """Classes with at least `min_fraction` of the samples (and at least one), from the counts."""
     return int((counts >= max(1, min_fraction * counts.sum())).sum())
 
 
@@ -182,16 +186,7 @@ _TEST_FEATURES = {}
 
 def test_images(dataset="mnist"):
     """The real test split as uint8 (N, 1, 28, 28): the reference set for FID/KID."""
-    from torchvision import datasets
-    from .data import DATA_ENV, data_dir
-    cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
-    try:
-        ds = cls(root=str(data_dir()), train=False, download=False)
-    except RuntimeError as e:
-        raise FileNotFoundError(
-            f"{cls.__name__} test files (t10k-*) not found under {data_dir()}/{cls.__name__}/raw: "
-            f"run data_scripts/download_mnist.py or point {DATA_ENV} at them.") from e
-    return ds.data.unsqueeze(1), ds.targets
+    return mnist(dataset, train=False, download=False)
 
 
 def test_features(dataset="mnist", n=FID_SAMPLES):
@@ -251,7 +246,7 @@ def image_metrics(images, dataset="mnist", with_fid=True):
     """class_coverage, class_kl (and fid, kid) of a batch of generated images."""
     preds, feats = classify(images, dataset)
     counts = torch.bincount(preds, minlength=10)
-    out = {"class_coverage": int((counts >= max(1, MIN_CLASS_FRACTION * counts.sum())).sum()),
+    out = {"class_coverage": covered_classes(counts),
            "class_kl": _kl_from_uniform(counts)}
     if with_fid:
         out["fid"] = fid(feats, dataset=dataset)
@@ -263,89 +258,11 @@ def fid_samples():
     return QUICK_FID_SAMPLES if quick_mode() else FID_SAMPLES
 
 
-def critic_grad_norms(generator, critic, data, n=1000, seed=0):
+def critic_grad_norms(g, critic, data, n=1000, seed=0):
     """||grad D(x_hat)|| per sample on n interpolates between real items of `data` and fresh
-    samples of `generator`, from the trained critic: the penalty asks for 1."""
-    from .losses import critic_gradient_norms
-    from .train import generate
+    samples of the generator `g`, from the trained critic: the penalty asks for 1."""
     device = next(critic.parameters()).device
     real = data.sample(n, seed=seed).to(device)
     n = len(real)  # a data set smaller than n (quick mode) gives all its items
-    fake = generate(generator, n, seed=seed + 1).to(device)
-    return critic_gradient_norms(critic, real, fake, seed=seed).cpu()
-
-
-# ---- the collapse detector -----------------------------------------------------------------
-class CollapseDetector:
-    """Training callback: every `every` epochs draw `n` samples and measure coverage.
-
-    2D data: collapse = fewer than `min_coverage` of the modes captured.
-    Images:  collapse = fewer than `min_coverage` of the classes covered, or class_kl above
-    `max_kl` (a generator making mostly one or two digits). The defaults were checked on a
-    constant-output generator (flagged) and on real MNIST images (not flagged); see
-    tests/test_metrics.py. Returns the metrics (recorded in training_metrics.json / W&B under
-    their names, plus `collapse` = 1 or 0) and prints a warning when collapse is detected.
-    """
-
-    def __init__(self, every=1, n=None, min_coverage=0.75, max_kl=0.5, with_fid=False,
-                 seed=1234, verbose=True):
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every={every!r} must be a whole number of epochs >= 1.")
-        if not 0 < min_coverage <= 1:
-            raise ValueError(f"min_coverage={min_coverage!r} is a fraction of the modes/classes, in (0, 1].")
-        self.every, self.n, self.min_coverage, self.max_kl = every, n, min_coverage, max_kl
-        self.with_fid, self.seed, self.verbose = with_fid, seed, verbose
-        self.warnings = []  # (epoch, message) of every warning printed
-
-    def measure(self, generator, dataset, noise_dim=None):
-        """The metrics of `generator` now, plus collapse (1/0) and a reason."""
-        from .train import generate
-        n = self.n or (fid_samples() if self.with_fid else (2000 if dataset in ("ring8", "grid25") else 1000))
-        samples = generate(generator, n, noise_dim=noise_dim, seed=self.seed)
-        return self.judge(samples, dataset)
-
-    def judge(self, samples, dataset):
-        if dataset in ("ring8", "grid25"):
-            from .toy import mode_centers
-            out = point_metrics(samples, dataset)
-            k = len(mode_centers(dataset))
-            collapsed = out["modes_captured"] < self.min_coverage * k
-            reason = f"only {out['modes_captured']}/{k} modes captured"
-        else:
-            out = image_metrics(samples, dataset, with_fid=self.with_fid)
-            collapsed = (out["class_coverage"] < self.min_coverage * 10
-                         or out["class_kl"] > self.max_kl)
-            reason = (f"{out['class_coverage']}/10 digit classes covered, class_kl "
-                      f"{out['class_kl']:.2f} (uniform = 0, one class = {math.log(10):.2f})")
-        out["collapse"] = int(collapsed)
-        return out, reason
-
-    def __call__(self, state):
-        if state.epoch % self.every and state.epoch != state.cfg.epochs:
-            return None
-        out, reason = self.measure(state.generator, state.cfg.dataset, state.cfg.noise_dim)
-        if out["collapse"]:
-            message = (f"MODE COLLAPSE? epoch {state.epoch}: {reason}. The generator covers too "
-                       f"little of the data (early epochs can look like this too; watch the trend). "
-                       f"Remedies: loss='wgan-gp'; balance lr_g and lr_d (a D that cannot keep "
-                       f"up lets G pile onto one mode); label_smoothing=0.9 or instance_noise.")
-            self.warnings.append((state.epoch, message))
-            if self.verbose:
-                print("WARNING:", message)
-        return out
-
-
-def quality_callback(every=5, n=None):
-    """Training callback for image runs: class_coverage, class_kl, fid and kid every
-    `every` epochs (and at the last), at a fixed sample count (FID_SAMPLES)."""
-    return CollapseDetector(every=every, n=n, with_fid=True, verbose=False)
-
-
-def quality_callbacks(cfg, every=5):
-    """The quality callback for this config's data set, or none (with a note) when the package
-    ships no classifier for it: notebooks call this instead of branching themselves."""
-    if classifier_path(cfg.dataset).is_file():
-        return [quality_callback(every=every)]
-    print(f"No quality classifier for dataset={cfg.dataset!r}: training without class coverage "
-          f"/ FID (train one with data_scripts/train_classifier.py --dataset {cfg.dataset}).")
-    return []
+    fake = generate(g, n, seed=seed + 1).to(device)
+    return interpolate_grad_norms(critic, real, fake, seed=seed).cpu()

@@ -33,7 +33,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .compare import compare_runs, format_table
-from .config import quick_mode
+from .config import RUN_PARAMETERS
+from .env import quick_mode
 
 
 # ---- the notebook's parameters ---------------------------------------------------------------
@@ -53,7 +54,7 @@ def notebook_parameters(notebook):
     return params
 
 
-RUNNER_PARAMETERS = ("experiment", "output_dir", "run_name")
+RUNNER_PARAMETERS = RUN_PARAMETERS[:3]  # experiment, output_dir, run_name
 
 
 def check_names(notebook, names):
@@ -202,12 +203,18 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     todo = [v for v in variants if not done(v)]
     if len(todo) < len(variants):
         print(f"Skipping {len(variants) - len(todo)} finished variant(s) of {sweep_dir}.")
+    _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, f"sweep {name}", progress)
+    return summarise(sweep_dir, variants)
+
+
+def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, progress):
+    """The variants in `todo`, `jobs` at once; with several GPUs each running one holds one."""
     jobs = max(int(jobs), 1)
     gpus = _gpu_ids(env)
     free_gpus = queue.Queue()  # a running variant holds one GPU; the next one takes a free GPU
     for slot in range(jobs):
         free_gpus.put(gpus[slot % len(gpus)] if len(gpus) > 1 else None)
-    bar = tqdm(total=len(todo), desc=f"sweep {name}", unit="variant", disable=not progress)
+    bar = tqdm(total=len(todo), desc=desc, unit="variant", disable=not progress)
 
     def work(i, variant):
         if i < jobs:
@@ -225,7 +232,6 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         list(pool.map(work, range(len(todo)), todo))
     bar.close()
-    return summarise(sweep_dir, variants)
 
 
 def _digest(variants, sets):

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-TOY_SETS = ("ring8", "grid25")
+from .config import POINT_DATASETS as TOY_SETS  # "ring8", "grid25"
 RING_RADIUS, RING_STD = 2.0, 0.02
 GRID_STD = 0.05
 
@@ -37,9 +37,8 @@ def mode_std(name):
 
 
 def make_points(name, n=50_000, seed=0):
-    """n points drawn evenly from the mixture's modes: Dataset(name, float32 (n, 2), labels =
-    mode index). Deterministic for a seed."""
-    from .data import Dataset
+    """n points drawn evenly from the mixture's modes: (float32 (n, 2) points, labels = mode
+    index). Deterministic for a seed."""
     _check(name)
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n={n!r} must be a whole number of points >= 1.")
@@ -47,4 +46,4 @@ def make_points(name, n=50_000, seed=0):
     centers = mode_centers(name)
     labels = torch.randint(len(centers), (n,), generator=g)
     points = centers[labels] + mode_std(name) * torch.randn(n, 2, generator=g)
-    return Dataset(name, points.float(), labels)
+    return points.float(), labels

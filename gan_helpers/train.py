@@ -1,32 +1,69 @@
-"""train(): the one training loop for every loss family.
+"""train(): the one training loop for every loss family, read top to bottom.
 
-Per epoch: shuffled on-device batches; n_critic discriminator steps per generator step;
-losses and D outputs summed on the device and read once (no host sync per step);
-honest wall seconds; a fixed-noise snapshot; an atomic checkpoint; callbacks for
-metrics; a guard that stops (or warns) when training diverges.
+Per epoch: shuffled on-device batches; n_critic discriminator steps (`d_step`) per generator
+step (`g_step`); the steps' statistics summed on the device and read once per epoch (no host
+sync per step); honest wall seconds; a fixed-noise snapshot; an atomic checkpoint; callbacks
+for metrics; a guard that stops (or warns) when training diverges.
 """
 import os
-import random
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses
 from .augment import augment_both, augment_real
-from .colab import pick_device
 from .data import batches, steps_per_epoch
-from .models import build_models
+from .env import pick_device
+from .models import build_models, sample
 
-STATS = ("d_loss", "g_loss", "d_real", "d_fake", "gp", "grad_norm")
 D_WINS_EPOCHS = 3  # epochs in a row of D(G(z)) ~ 0 with an exploding G loss = divergence
 
 
 class DivergenceError(RuntimeError):
     pass
+
+
+class DStats(NamedTuple):
+    """What one D step measured, as device tensors (named as in the history)."""
+    d_loss: torch.Tensor
+    d_real: torch.Tensor     # D(x): a probability for BCE, the raw critic score otherwise
+    d_fake: torch.Tensor     # D(G(z)), likewise
+    gp: torch.Tensor         # the gradient penalty (0 unless loss="wgan-gp")
+    grad_norm: torch.Tensor  # mean ||grad D(x_hat)|| on the penalty's interpolates (likewise)
+
+
+class GStats(NamedTuple):
+    """What one G step measured, as a device tensor."""
+    g_loss: torch.Tensor
+
+
+@dataclass
+class GAN:
+    """The two networks and everything that updates them, on one device."""
+    g: nn.Module
+    d: nn.Module
+    g_fwd: nn.Module           # g itself, or its torch.compile'd forward (cfg.compile)
+    d_fwd: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler  # scales fp16 losses so small gradients survive; off otherwise
+    amp_dtype: object          # the autocast dtype (bf16 / fp16), or None for fp32
+    rng: torch.Generator       # the loop's random numbers: batches, noise, augmentation
+    speed: dict                # the speed switches as resolved for this device
+
+    @property
+    def device(self):
+        return next(self.g.parameters()).device
+
+    def autocast(self):
+        return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
 
 
 def autocast_dtype(precision, device, points=False):
@@ -103,32 +140,9 @@ def record(history, row):
             column.append(None)
 
 
-def rng_state(gen):
-    np_state = np.random.get_state()
-    return {"python": random.getstate(), "torch": torch.get_rng_state(),
-            "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "loop": gen.get_state()}
-
-
-def set_rng_state(state, gen):
-    random.setstate(_tuples(state["python"]))
-    torch.set_rng_state(state["torch"])
-    n = state["numpy"]
-    np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    gen.set_state(state["loop"])
-
-
-def _tuples(x):
-    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
-
-
-def setup(cfg, data, models=None):
-    """Everything a run needs on its device: models (channels_last if on), data, optimisers,
-    grad scaler, the loop's random generator and the compiled-or-not step functions.
-    Shared by train() and the benchmark, so the benchmark times exactly what trains."""
+def prepare(cfg, data, models=None):
+    """The GAN on its device (channels_last if on), its optimisers, grad scaler and random
+    generator, and the data moved there. Shared by train() and the benchmark."""
     device = pick_device(cfg.device)
     amp_dtype = autocast_dtype(cfg.precision, device, points=cfg.is_points)
     speed = speed_settings(cfg, device)
@@ -137,108 +151,125 @@ def setup(cfg, data, models=None):
     if speed["channels_last"]:
         g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
     torch.backends.cudnn.benchmark = speed["cudnn_benchmark"]
-    opt_g = make_optimizer(cfg.optimizer, g.parameters(), cfg.lr_g, cfg.betas_g, speed["fused_optimizer"])
-    opt_d = make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, speed["fused_optimizer"])
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    gen = torch.Generator(device).manual_seed(cfg.seed)
-    step_d, step_g = _make_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed)
-    return SimpleNamespace(device=device, amp_dtype=amp_dtype, speed=speed, g=g, d=d,
-                           data=data.to(device), opt_g=opt_g, opt_d=opt_d, scaler=scaler,
-                           gen=gen, step_d=step_d, step_g=step_g)
+    # compile compiles the forward passes; the gradient penalty's double backward runs the
+    # plain critic (compiled graphs do not support it)
+    g_fwd, d_fwd = (torch.compile(g), torch.compile(d)) if speed["compile"] else (g, d)
+    fused = speed["fused_optimizer"]
+    gan = GAN(g, d, g_fwd, d_fwd,
+              opt_g=make_optimizer(cfg.optimizer, g.parameters(), cfg.lr_g, cfg.betas_g, fused),
+              opt_d=make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, fused),
+              scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
+              amp_dtype=amp_dtype, rng=torch.Generator(device).manual_seed(cfg.seed), speed=speed)
+    return gan, data.to(device)
 
 
-def run_epoch(t, cfg, noise_std=0.0, on_step=None, max_steps=None):
-    """One pass over the data (or max_steps batches): a D step per batch and a G step every
-    critic_steps batches. Returns the summed per-step stats, still on the device."""
-    sums = torch.zeros(len(STATS), device=t.device)
-    for i, real in enumerate(batches(t.data, cfg.batch_size, t.gen)):
+def d_view(cfg, x, noise_std, rng, real):
+    """What D sees: the augmentation (flip and the leaky kinds on real images only,
+    DiffAugment on both), then instance noise."""
+    if real:
+        x = augment_real(x, cfg.augment, rng)
+    x = augment_both(x, cfg.augment, rng)
+    return x + noise_std * torch.randn(x.shape, device=x.device, generator=rng) if noise_std else x
+
+
+def d_step(cfg, gan, real, noise_std=0.0, its_g_turn=True):
+    """One update of D on a real batch and as many fresh fakes. Returns the fakes (with their
+    graph when G steps next, so G's step reuses this forward pass) and DStats."""
+    z = torch.randn(real.shape[0], cfg.noise_dim, device=real.device, generator=gan.rng)
+    with gan.autocast(), (nullcontext() if its_g_turn else torch.no_grad()):
+        fake = gan.g_fwd(z)
+    with gan.autocast():
+        real_scores = gan.d_fwd(d_view(cfg, real, noise_std, gan.rng, real=True))
+        fake_scores = gan.d_fwd(d_view(cfg, fake.detach(), noise_std, gan.rng, real=False))
+        loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(), cfg.label_smoothing)
+    gp = grad_norm = torch.zeros((), device=real.device)
+    if cfg.loss == "wgan-gp":
+        gp, grad_norm = losses.gradient_penalty(gan.d, real.float(), fake.detach().float(), gan.rng)
+        loss = loss + cfg.gp_lambda * gp
+    gan.opt_d.zero_grad(set_to_none=True)
+    gan.scaler.scale(loss).backward()
+    gan.scaler.step(gan.opt_d)
+    gan.scaler.update()
+    if cfg.loss == "wgan":  # the WGAN paper's crude Lipschitz constraint: clip every weight
+        with torch.no_grad():
+            for p in gan.d.parameters():
+                p.clamp_(-cfg.clip_value, cfg.clip_value)
+    d_real = losses.score_to_probability(cfg.loss, real_scores.detach().float()).mean()
+    d_fake = losses.score_to_probability(cfg.loss, fake_scores.detach().float()).mean()
+    return fake, DStats(loss.detach(), d_real, d_fake, gp.detach(), grad_norm)
+
+
+def g_step(cfg, gan, fake, noise_std=0.0):
+    """One update of G through D's judgement of the fakes d_step just made. Returns GStats."""
+    # G's loss is backpropagated through D, but only G's weights step here: switching D's
+    # gradients off saves computing (and storing) them, and leaves D's last .grad as it was
+    gan.d.requires_grad_(False)
+    with gan.autocast():
+        loss = losses.g_loss(cfg.loss, gan.d_fwd(d_view(cfg, fake, noise_std, gan.rng, real=False)).float())
+    gan.opt_g.zero_grad(set_to_none=True)
+    gan.scaler.scale(loss).backward()
+    gan.scaler.step(gan.opt_g)
+    gan.scaler.update()
+    gan.d.requires_grad_(True)
+    return GStats(loss.detach())
+
+
+def train_epoch(cfg, gan, data, noise_std=0.0, on_step=None, max_steps=None):
+    """One pass over the data (or max_steps batches): a D step per batch, a G step every
+    critic_steps batches. Returns the summed DStats and GStats, still on the device."""
+    d_sums = torch.zeros(len(DStats._fields), device=gan.device)
+    g_sums = torch.zeros(len(GStats._fields), device=gan.device)
+    for i, real in enumerate(batches(data, cfg.batch_size, gan.rng)):
         if max_steps is not None and i >= max_steps:
             break
-        if t.speed["channels_last"]:
+        if gan.speed["channels_last"]:
             real = real.contiguous(memory_format=torch.channels_last)
-        g_turn = (i + 1) % cfg.critic_steps == 0
-        fake, stats = t.step_d(real, noise_std, g_turn)
-        if g_turn:
-            stats = stats + t.step_g(fake, noise_std)
-        sums += stats
+        its_g_turn = (i + 1) % cfg.critic_steps == 0
+        # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
+        fake, d_stats = d_step(cfg, gan, real, noise_std, its_g_turn)
+        d_sums += torch.stack(d_stats)
+        # (2) Update G network: maximize log(D(G(z)))
+        if its_g_turn:
+            g_sums += torch.stack(g_step(cfg, gan, fake, noise_std))
         if on_step is not None:
             on_step()
-    return sums
+    return d_sums, g_sums
 
 
 def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
-    """Train a GAN on `data` as `cfg` says; returns the history (per-epoch lists).
-
-    run: a tracking.Run (folder, checkpoints, W&B) or None for an in-memory run.
-    models: (generator, discriminator) to train; built from cfg when None.
-    callbacks: functions f(state) -> dict | None called after each epoch; the dict's
-    values are recorded in the history (e.g. metrics every K epochs).
-    """
+    """Train a GAN on `data` as `cfg` says; returns the history (per-epoch lists). run: a
+    runs.Run (folder, checkpoints, W&B) or None (in memory); models: (G, D), else built from
+    cfg; callbacks: f(state) -> dict | None after each epoch, the dict recorded in the history."""
     cfg.validate()
     try:
-        t = setup(cfg, data, models)
+        gan, data = prepare(cfg, data, models)
     except torch.cuda.OutOfMemoryError as e:  # the data set or the networks do not fit
         raise RuntimeError(out_of_memory_advice(cfg)) from e
-    device, g, d, gen, data = t.device, t.g, t.d, t.gen, t.data
-    opt_g, opt_d, scaler = t.opt_g, t.opt_d, t.scaler
-    fixed_noise = torch.randn(cfg.n_samples, cfg.noise_dim, generator=gen, device=device)
-    history, start = new_history(device), 0
-
-    saved = run.load_checkpoint() if run is not None and run.resume else None
-    if saved is not None:
-        run.check_resumable(saved["config"])
-        g.load_state_dict(saved["generator"])
-        d.load_state_dict(saved["discriminator"])
-        opt_g.load_state_dict(saved["opt_g"])
-        opt_d.load_state_dict(saved["opt_d"])
-        scaler.load_state_dict(saved["scaler"])
-        fixed_noise = saved["fixed_noise"].to(device)
-        history, start = saved["history"], saved["epoch"]
-        set_rng_state(saved["rng"], gen)
-        print(f"Resuming {run.path} after epoch {start} of {cfg.epochs}.")
+    fixed_noise = torch.randn(cfg.n_samples, cfg.noise_dim, generator=gan.rng, device=gan.device)
+    history, start = new_history(gan.device), 0
+    if run is not None and run.resume:  # the newest readable checkpoint, checked against cfg
+        fixed_noise, history, start = run.restore(gan, run.load_checkpoint())
     if run is not None:
-        run.open(device, parameters=[sum(p.numel() for p in m.parameters()) for m in (g, d)])
-    if run is not None and saved is None:
-        run.save_snapshot(0, _sample(g, fixed_noise), _critic_for_plot(cfg, d))
-
+        run.open(gan.device, parameters=[sum(p.numel() for p in m.parameters()) for m in (gan.g, gan.d)])
+        if start == 0:
+            run.save_snapshot(0, sample(gan.g, fixed_noise), gan.d if cfg.is_points else None)
     n_steps = steps_per_epoch(len(data), cfg.batch_size)
     bar = tqdm(total=cfg.epochs * n_steps, initial=start * n_steps, disable=not progress,
                desc="training", unit="step", dynamic_ncols=True)
     d_wins, started = 0, time.perf_counter() - history["total_seconds"]
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
-            g.train(), d.train()
-            noise_std = cfg.instance_noise * (1 - (epoch - 1) / cfg.epochs)
-            if cfg.lr_decay == "linear":  # as the WGAN-GP paper's CIFAR runs; set from the epoch, so resume-safe
-                for opt, lr in ((opt_g, cfg.lr_g), (opt_d, cfg.lr_d)):
-                    for group in opt.param_groups:
-                        group["lr"] = lr * (1 - (epoch - 1) / cfg.epochs)
-            t0 = time.perf_counter()
-            sums = run_epoch(t, cfg, noise_std, on_step=bar.update)
-            grad_names, grad_norms = layer_grad_norms(g, d)
-            host = torch.cat([sums, grad_norms]).tolist()  # the one host sync per epoch
-            means = _epoch_means(host[:len(STATS)], n_steps, cfg)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            row = dict(epoch=epoch, **means, epoch_seconds=time.perf_counter() - t0)
-            d_wins, finite = _check_divergence(cfg, row, d_wins)
-            row.update(zip(grad_names, host[len(STATS):]))  # scaler.step unscaled fp16 grads
-            bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
-                            s_per_epoch=f"{row['epoch_seconds']:.1f}")
-            state = SimpleNamespace(epoch=epoch, generator=g, discriminator=d, cfg=cfg,
-                                    history=history, device=device, run=run, data=data)
+            row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar)
+            state = SimpleNamespace(epoch=epoch, generator=gan.g, discriminator=gan.d, cfg=cfg,
+                                    history=history, device=gan.device, run=run, data=data)
             for callback in callbacks:
                 row.update(callback(state) or {})
             record(history, row)
             history["total_seconds"] = time.perf_counter() - started
             if run is not None:
-                snap = None
-                if epoch % cfg.snapshot_every == 0 or epoch == cfg.epochs:
-                    snap = run.save_snapshot(epoch, _sample(g, fixed_noise), _critic_for_plot(cfg, d))
-                if finite:  # with on_divergence="warn", NaN weights never replace good ones
-                    run.save_checkpoint(_checkpoint(cfg, epoch, g, d, opt_g, opt_d, scaler,
-                                                    fixed_noise, history, gen), epoch)
-                run.log_epoch(history, snap)
+                # snapshot, checkpoint (only of finite weights: with on_divergence="warn", NaN
+                # weights never replace good ones), training_metrics.json and W&B
+                run.end_epoch(gan, epoch, fixed_noise, history, save_checkpoint=finite)
     except torch.cuda.OutOfMemoryError as e:
         raise RuntimeError(out_of_memory_advice(cfg)) from e
     except KeyboardInterrupt:  # a student stopping early still gets the figures
@@ -255,6 +286,45 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     return history
 
 
+def run_epoch(cfg, gan, data, epoch, d_wins, bar):
+    """One epoch and its numbers: (history row, whether they are finite, epochs D has won)."""
+    gan.g.train(), gan.d.train()
+    noise_std = cfg.instance_noise * (1 - (epoch - 1) / cfg.epochs)  # annealed to 0
+    if cfg.lr_decay == "linear":  # as the WGAN-GP paper's CIFAR runs; set from the epoch, so resume-safe
+        for opt, lr in ((gan.opt_g, cfg.lr_g), (gan.opt_d, cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * (1 - (epoch - 1) / cfg.epochs)
+    t0 = time.perf_counter()
+    d_sums, g_sums = train_epoch(cfg, gan, data, noise_std, on_step=bar.update)
+    grad_names, grad_norms = layer_grad_norms(gan.g, gan.d)
+    # The one host sync per epoch: reading device numbers waits for the GPU, so every step's
+    # statistics stayed on the device until now and are read here together
+    host = torch.cat([d_sums, g_sums, grad_norms]).tolist()
+    if gan.device.type == "cuda":
+        torch.cuda.synchronize()
+    n_steps = steps_per_epoch(len(data), cfg.batch_size)
+    row = dict(epoch=epoch, **epoch_means(cfg, host[:len(d_sums) + len(g_sums)], n_steps),
+               epoch_seconds=time.perf_counter() - t0)
+    d_wins, finite = _check_divergence(cfg, row, d_wins)
+    row.update(zip(grad_names, host[len(d_sums) + len(g_sums):]))  # scaler.step unscaled fp16 grads
+    bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
+                    s_per_epoch=f"{row['epoch_seconds']:.1f}")
+    return row, finite, d_wins
+
+
+def epoch_means(cfg, sums, n_steps):
+    """Per-step means of the summed DStats + GStats: D stats over every step, G's over G steps."""
+    g_steps = max(n_steps // cfg.critic_steps, 1)
+    d = dict(zip(DStats._fields, sums))
+    means = {"d_loss": d["d_loss"] / n_steps, "g_loss": sums[len(DStats._fields)] / g_steps,
+             "d_real": d["d_real"] / n_steps, "d_fake": d["d_fake"] / n_steps}
+    if cfg.loss == "wgan-gp":
+        means.update(gp=d["gp"] / n_steps, grad_norm=d["grad_norm"] / n_steps)
+    if cfg.loss in ("wgan", "wgan-gp"):
+        means["wasserstein"] = means["d_real"] - means["d_fake"]
+    return means
+
+
 def out_of_memory_advice(cfg):
     """What to lower when CUDA runs out of memory (seed 001 fought a 24 GB card)."""
     return (f"CUDA ran out of memory at batch_size={cfg.batch_size}, image_size={cfg.image_size}, "
@@ -262,62 +332,6 @@ def out_of_memory_advice(cfg):
             f"batch_size={max(cfg.batch_size // 2, 1)}), then the widths in g_channels / d_channels "
             f"or image_size; precision='auto' (bf16/fp16) halves activation memory. Restart the "
             f"runtime if later cells still fail. Checkpoints so far are kept: resume=True.")
-
-
-def _make_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
-    """The discriminator and generator steps; each returns its stats as a device tensor.
-    With compile on, the networks' forward passes are compiled (the gradient penalty's
-    double backward runs the plain critic: compiled graphs do not support it)."""
-    device = next(g.parameters()).device
-    g_fwd, d_fwd = (torch.compile(g), torch.compile(d)) if speed["compile"] else (g, d)
-    autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
-    zero = torch.zeros((), device=device)
-
-    def d_view(x, std, real):
-        """What D sees: the augmentation (flip and the leaky kinds on real images only,
-        DiffAugment on both), then instance noise."""
-        if real:
-            x = augment_real(x, cfg.augment, gen)
-        x = augment_both(x, cfg.augment, gen)
-        return x + std * torch.randn(x.shape, device=x.device, generator=gen) if std else x
-
-    def step_d(real, noise_std, keep_graph):
-        z = torch.randn(real.shape[0], cfg.noise_dim, device=device, generator=gen)
-        with autocast(), (nullcontext() if keep_graph else torch.no_grad()):
-            fake = g_fwd(z)
-        with autocast():
-            real_scores = d_fwd(d_view(real, noise_std, real=True))
-            fake_scores = d_fwd(d_view(fake.detach(), noise_std, real=False))
-            loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(),
-                                 cfg.label_smoothing)
-        gp = grad_norm = zero
-        if cfg.loss == "wgan-gp":
-            gp, grad_norm = losses.gradient_penalty(d, real.float(), fake.detach().float(), gen)
-            loss = loss + cfg.gp_lambda * gp
-        opt_d.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt_d)
-        scaler.update()
-        if cfg.loss == "wgan":
-            with torch.no_grad():
-                for p in d.parameters():
-                    p.clamp_(-cfg.clip_value, cfg.clip_value)
-        d_real = losses.score_to_probability(cfg.loss, real_scores.detach().float()).mean()
-        d_fake = losses.score_to_probability(cfg.loss, fake_scores.detach().float()).mean()
-        return fake, torch.stack([loss.detach(), zero, d_real, d_fake, gp.detach(), grad_norm])
-
-    def step_g(fake, noise_std):
-        d.requires_grad_(False)  # G's step needs no gradients for D's weights
-        with autocast():
-            loss = losses.g_loss(cfg.loss, d_fwd(d_view(fake, noise_std, real=False)).float())
-        opt_g.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt_g)
-        scaler.update()
-        d.requires_grad_(True)
-        return torch.stack([zero, loss.detach(), zero, zero, zero, zero])
-
-    return step_d, step_g
 
 
 def layer_grad_norms(g, d):
@@ -335,17 +349,6 @@ def layer_grad_norms(g, d):
             norms.append(torch.stack(parts).sum().sqrt())
     device = next(g.parameters()).device
     return names, torch.stack(norms) if norms else torch.zeros(0, device=device)
-
-
-def _epoch_means(sums, n_steps, cfg):
-    g_steps = max(n_steps // cfg.critic_steps, 1)
-    means = {k: v / n_steps for k, v in zip(STATS, sums)}
-    means["g_loss"] = sums[1] / g_steps
-    if cfg.loss != "wgan-gp":
-        del means["gp"], means["grad_norm"]
-    if cfg.loss in ("wgan", "wgan-gp"):
-        means["wasserstein"] = means["d_real"] - means["d_fake"]
-    return means
 
 
 def _check_divergence(cfg, row, d_wins):
@@ -371,30 +374,3 @@ def _check_divergence(cfg, row, d_wins):
         print("WARNING:", message)
         d_wins = 0
     return d_wins, not bad
-
-
-@torch.no_grad()
-def _sample(g, noise):
-    was_training = g.training
-    g.eval()
-    out = g(noise).float()
-    g.train(was_training)
-    return out
-
-
-def _critic_for_plot(cfg, d):
-    return d if cfg.is_points else None
-
-
-def _checkpoint(cfg, epoch, g, d, opt_g, opt_d, scaler, fixed_noise, history, gen):
-    return {"epoch": epoch, "config": cfg.to_dict(), "generator": g.state_dict(),
-            "discriminator": d.state_dict(), "opt_g": opt_g.state_dict(),
-            "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
-            "fixed_noise": fixed_noise.cpu(), "history": history, "rng": rng_state(gen)}
-
-
-def generate(g, n, noise_dim=None, seed=0, device=None):
-    """n fresh samples from a trained generator (eval mode, no grad)."""
-    device = device or next(g.parameters()).device
-    z = torch.randn(n, noise_dim or g.noise_dim, generator=torch.Generator().manual_seed(seed))
-    return _sample(g, z.to(device))

@@ -12,6 +12,10 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from .augment import preview
+from .describe import overlap_pattern
+from .metrics import METRIC_NAMES
+
 
 def to_grid(images, nrow=None):
     """(N, C, H, W) in [-1, 1] -> one HxWxC uint8 grid (numpy)."""
@@ -60,7 +64,7 @@ def plot_points(samples, real=None, critic=None, title=None, ax=None, show=True,
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    return _finish(fig, None, show, own)
+    return finish(fig, None, show, own)
 
 
 def show_images(images, title=None, nrow=None, ax=None, show=True, save_to=None):
@@ -71,7 +75,7 @@ def show_images(images, title=None, nrow=None, ax=None, show=True, save_to=None)
     ax.axis("off")
     if title:
         ax.set_title(title)
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_losses(history, ax=None, show=True, save_to=None, label=""):
@@ -83,7 +87,7 @@ def plot_losses(history, ax=None, show=True, save_to=None, label=""):
     ax.set_ylabel("loss")
     ax.set_title("Generator and discriminator loss")
     ax.legend()
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_d_outputs(history, ax=None, show=True, save_to=None):
@@ -94,7 +98,7 @@ def plot_d_outputs(history, ax=None, show=True, save_to=None):
     ax.set_xlabel("epoch")
     ax.set_title("Discriminator outputs")
     ax.legend()
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_epoch_times(history, ax=None, show=True, save_to=None):
@@ -103,7 +107,7 @@ def plot_epoch_times(history, ax=None, show=True, save_to=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("seconds")
     ax.set_title(f"Time per epoch on {history.get('device', '?')}")
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def make_gif(frames, path, ms_per_frame=300):
@@ -121,7 +125,7 @@ def _figure(ax, size):
     return fig, ax, True
 
 
-def _finish(fig, save_to, show, own=True):
+def finish(fig, save_to, show, own=True):
     if not own:
         return fig
     fig.tight_layout()
@@ -134,35 +138,7 @@ def _finish(fig, save_to, show, own=True):
     return fig
 
 
-def show_run(run_dir, show_gif=True):
-    """A finished run folder at a glance: last samples, curves, time per epoch, the GIF."""
-    import json
-    run_dir = Path(getattr(run_dir, "path", run_dir))
-    history = json.loads((run_dir / "training_metrics.json").read_text())
-    frames = sorted((run_dir / "images").glob("epoch_*.png"))
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    if frames:
-        axes[0].imshow(Image.open(frames[-1]), cmap="gray")
-        axes[0].set_title(f"Fixed-noise samples, {frames[-1].stem.replace('_', ' ')}")
-    axes[0].axis("off")
-    plot_losses(history, ax=axes[1], show=False)
-    plot_d_outputs(history, ax=axes[2], show=False)
-    _finish(fig, None, True)
-    seconds = history["epoch_seconds"]
-    print(f"{len(seconds)} epochs on {history['device']}: {sum(seconds) / len(seconds):.2f} s per "
-          f"epoch on average ({min(seconds):.2f} fastest), "
-          f"{history.get('images_per_second') or 0:,.0f} images/s. Files in {run_dir}")
-    gif = run_dir / "samples.gif"
-    if show_gif and gif.exists():
-        try:
-            from IPython.display import Image as IPImage, display
-            display(IPImage(filename=str(gif)))
-        except ImportError:
-            pass
-    return history
-
-
-# ---- mode collapse and WGAN-GP machinery (notebook 04) ------------------------------------
+# ---- training dynamics: gradients, critics, metrics -----------------------------------------
 def layer_grad_columns(history, net):
     """{layer: per-epoch gradient norms} from the history's "grad/G/..." or "grad/D/..." keys."""
     prefix = f"grad/{net}/"
@@ -187,7 +163,7 @@ def plot_layer_grad_norms(history, title="", axes=None, show=True, save_to=None)
         ax.set_title(f"{title} {name}: gradient norm per layer".strip())
         if columns:
             ax.legend(fontsize=7, title="input → output", title_fontsize=7)
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_critic_grad_norms(norms, ax=None, show=True, save_to=None, label=None):
@@ -200,7 +176,7 @@ def plot_critic_grad_norms(norms, ax=None, show=True, save_to=None, label=None):
     ax.set_ylabel("count")
     ax.set_title(f"Critic gradient norms (mean {float(norms.mean()):.2f})")
     ax.legend(fontsize=8)
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_wasserstein(history, ax=None, show=True, save_to=None, label=""):
@@ -217,7 +193,7 @@ def plot_wasserstein(history, ax=None, show=True, save_to=None, label=""):
     ax.set_xlabel("epoch")
     ax.set_title("Critic's Wasserstein estimate")
     ax.legend(fontsize=8)
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_metric(histories, name, ax=None, show=True, save_to=None, target=None):
@@ -233,7 +209,7 @@ def plot_metric(histories, name, ax=None, show=True, save_to=None, target=None):
     ax.set_xlabel("epoch")
     ax.set_title(name)
     ax.legend(fontsize=8)
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_class_histograms(counts, ax=None, show=True, save_to=None):
@@ -250,7 +226,7 @@ def plot_class_histograms(counts, ax=None, show=True, save_to=None):
     ax.set_xlabel("digit predicted by the classifier")
     ax.set_ylabel("fraction of samples")
     ax.legend(fontsize=8)
-    return _finish(fig, save_to, show, own)
+    return finish(fig, save_to, show, own)
 
 
 def plot_point_snapshot(snapshot, real=None, ax=None, show=True, title=None):
@@ -271,11 +247,10 @@ def plot_point_snapshot(snapshot, real=None, ax=None, show=True, title=None):
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
     ax.set_title(title or f"epoch {snapshot['epoch']}")
-    return _finish(fig, None, show, own)
+    return finish(fig, None, show, own)
 
 
-def show_metrics(history, names=("class_coverage", "class_kl", "fid", "kid", "modes_captured",
-                                 "high_quality_fraction")):
+def show_metrics(history, names=METRIC_NAMES):
     """The quality metrics of a run per evaluated epoch, as a printed table (and the FID curve
     when there are several evaluations)."""
     names = [n for n in names if n in history]
@@ -293,7 +268,7 @@ def show_metrics(history, names=("class_coverage", "class_kl", "fid", "kid", "mo
     return None
 
 
-# ---- checkerboard artifacts (notebook 02) ---------------------------------------------------------
+# ---- checkerboard artifacts: spectra, crops, overlap patterns ----------------------------------
 def spectrum(images):
     """Mean log-magnitude 2D Fourier spectrum of images in [-1, 1], zero frequency centred.
     Transposed convolutions whose kernel is not a multiple of the stride leave periodic
@@ -304,20 +279,10 @@ def spectrum(images):
     return torch.log1p(mag).mean(0)
 
 
-def samples_of(source, n=256, seed=0):
-    """Images (N, C, H, W) in [-1, 1] from a tensor (returned as it is) or a run folder (n fresh
-    samples from its newest checkpoint's generator), so the lesson's plots take either."""
-    if isinstance(source, torch.Tensor):
-        return source
-    from .tracking import load_generator
-    from .train import generate
-    return generate(load_generator(source), n, seed=seed)
-
-
 def plot_spectra(samples, show=True, save_to=None):
-    """{label: images or run folder} -> one spectrum per label, side by side, on a shared
+    """{label: images} -> one spectrum per label, side by side, on a shared
     colour scale."""
-    specs = {label: spectrum(samples_of(images)) for label, images in samples.items()}
+    specs = {label: spectrum(images) for label, images in samples.items()}
     vmax = max(float(s.max()) for s in specs.values())
     fig, axes = plt.subplots(1, len(specs), figsize=(3.2 * len(specs), 3.4), squeeze=False)
     for ax, (label, spec) in zip(axes[0], specs.items()):
@@ -325,13 +290,12 @@ def plot_spectra(samples, show=True, save_to=None):
         ax.set_title(label, fontsize=9)
         ax.axis("off")
     fig.suptitle("Mean log |FFT| of generated images (centre = low frequencies)")
-    return _finish(fig, save_to, show)
+    return finish(fig, save_to, show)
 
 
 def show_zoomed_crops(samples, crop=14, show=True, save_to=None):
-    """{label: images or run folder} -> the same corner of the first three images of each,
-    enlarged with no smoothing, so pixel-level patterns (checkerboards) are visible."""
-    samples = {label: samples_of(images, n=3) for label, images in samples.items()}
+    """{label: images} -> the same corner of the first three images of each, enlarged with no
+    smoothing, so pixel-level patterns (checkerboards) are visible."""
     fig, axes = plt.subplots(len(samples), 3, figsize=(7, 2.4 * len(samples)), squeeze=False)
     for row, (label, images) in zip(axes, samples.items()):
         for i, ax in enumerate(row):
@@ -340,29 +304,7 @@ def show_zoomed_crops(samples, crop=14, show=True, save_to=None):
                       cmap="gray", interpolation="nearest", vmin=0, vmax=1)
             ax.axis("off")
         row[0].set_title(label, fontsize=9, loc="left")
-    return _finish(fig, save_to, show)
-
-
-def overlap_pattern(kernel, stride, upsample="transposed", size=None):
-    """How often each output pixel is written when a constant image is upsampled by one layer
-    with all-one weights: flat for upsample + conv and for kernels divisible by the stride, a
-    checkerboard for a transposed conv whose kernel the stride does not divide."""
-    from torch import nn
-    from .models import upsample_padding
-    size = size or 2 * kernel + 2
-    x = torch.ones(1, 1, size, size)
-    if upsample == "transposed":
-        p, op = upsample_padding(kernel, stride)
-        layer = nn.ConvTranspose2d(1, 1, kernel, stride, p, output_padding=op, bias=False)
-    else:
-        layer = nn.Sequential(nn.Upsample(scale_factor=stride, mode=upsample),
-                              nn.Conv2d(1, 1, kernel, padding="same", bias=False))
-    for m in layer.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.ones_(m.weight)
-    with torch.no_grad():
-        out = layer(x)[0, 0]
-    return out[kernel:-kernel, kernel:-kernel]  # the inside: borders see fewer inputs anyway
+    return finish(fig, save_to, show)
 
 
 def plot_overlap_patterns(cases, show=True, save_to=None):
@@ -375,13 +317,12 @@ def plot_overlap_patterns(cases, show=True, save_to=None):
         ax.set_title(f"{label}\nunevenness {spread:.0%}", fontsize=9)
         ax.axis("off")
     fig.suptitle("Writes per output pixel for a constant input (all-one weights)")
-    return _finish(fig, save_to, show)
+    return finish(fig, save_to, show)
 
 
 def show_augmentations(images, kinds=None, show=True, save_to=None):
     """The same real images as D sees them under each augmentation: one row per kind. The
     rows D is shown as "real" are what G learns to imitate."""
-    from .augment import preview
     views = preview(images) if kinds is None else preview(images, kinds)
     fig, axes = plt.subplots(len(views), 1, figsize=(len(images) * 0.9, 1.1 * len(views)), squeeze=False)
     for ax, (kind, batch) in zip(axes[:, 0], views.items()):
@@ -390,4 +331,4 @@ def show_augmentations(images, kinds=None, show=True, save_to=None):
         ax.set_ylabel(kind, rotation=0, ha="right", va="center")
         ax.set_xticks([])
         ax.set_yticks([])
-    return _finish(fig, save_to, show)
+    return finish(fig, save_to, show)

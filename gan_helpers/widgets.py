@@ -14,7 +14,7 @@ def snapshot_strip(snapshots, real=None, n=6, title="", show=True, save_to=None)
     """Static fallback: n evenly spaced snapshots side by side (first and last included)."""
     if not snapshots:
         raise ValueError("no snapshots to show: train with a PointSnapshots callback "
-                         "(gan_helpers.variants.train_variants adds one).")
+                         "(gan_helpers.train_variants adds one).")
     n = min(n, len(snapshots))
     picks = [snapshots[round(i * (len(snapshots) - 1) / max(n - 1, 1))] for i in range(n)]
     fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.8), squeeze=False)
@@ -23,7 +23,7 @@ def snapshot_strip(snapshots, real=None, n=6, title="", show=True, save_to=None)
         ax.set_xticks([]), ax.set_yticks([])
     if title:
         fig.suptitle(title)
-    return viz._finish(fig, save_to, show)
+    return viz.finish(fig, save_to, show)
 
 
 def _widgets_available():
@@ -43,7 +43,7 @@ def snapshot_player(runs, real=None, static=False, interval_ms=400):
     runs = {k: getattr(v, "snapshots", v) for k, v in runs.items()}
     lengths = {len(s) for s in runs.values()}
     if not runs or 0 in lengths:
-        raise ValueError("no snapshots to play: train with gan_helpers.variants.train_variants.")
+        raise ValueError("no snapshots to play: train with gan_helpers.train_variants.")
     if static or not _widgets_available():
         figs = [snapshot_strip(s, real=real, title=label) for label, s in runs.items()]
         return figs[-1]

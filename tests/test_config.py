@@ -1,3 +1,5 @@
+"""RunConfig: defaults, JSON, validation that names the field and the fix, from_params, and bad
+input refused before anything is written."""
 import json
 
 import pytest
@@ -43,3 +45,49 @@ def test_from_params_picks_fields_and_applies_quick_mode(monkeypatch):
     assert (cfg.epochs, cfg.batch_size, cfg.max_images, cfg.lr_g) == (2, 64, 512, 2e-4)
     monkeypatch.setenv("GAN_HELPERS_QUICK", "0")
     assert RunConfig.from_params({"epochs": 25}).epochs == 25
+
+
+# ---- bad input, answered before any file is written ------------------------------------------
+BAD_CONFIGS = [
+    # wrong type
+    (dict(batch_size="64"), "batch_size"), (dict(epochs=2.5), "epochs"),
+    (dict(noise_dim=None), "noise_dim"), (dict(lr_g="1e-4"), "lr_g"), (dict(lr_d=[1e-4]), "lr_d"),
+    (dict(dataset=1), "dataset"), (dict(preset=None), "preset"), (dict(seed=1.5), "seed"),
+    (dict(label_smoothing="0.9"), "label_smoothing"), (dict(instance_noise=None), "instance_noise"),
+    (dict(betas_g=0.5), "betas_g"), (dict(g_channels=64), "g_channels"), (dict(g_kernel=4.0), "g_kernel"),
+    (dict(g_refine="1"), "g_refine"), (dict(d_dropout="0.3"), "d_dropout"), (dict(compile="yes"), "compile"),
+    (dict(channels_last=1), "channels_last"), (dict(n_critic=5.0), "n_critic"),
+    (dict(gp_lambda="10"), "gp_lambda"), (dict(image_size="28"), "image_size"),
+    (dict(wandb_project=None), "wandb_project"), (dict(max_images=-1), "max_images"),
+    # out of range
+    (dict(lr_g=0.0), "lr_g"), (dict(lr_d=-1e-4), "lr_d"), (dict(lr_d=1.5), "lr_d"),
+    (dict(batch_size=0), "batch_size"), (dict(batch_size=-8), "batch_size"), (dict(epochs=0), "epochs"),
+    (dict(noise_dim=0), "noise_dim"), (dict(label_smoothing=0.0), "label_smoothing"),
+    (dict(label_smoothing=1.1), "label_smoothing"), (dict(instance_noise=-0.1), "instance_noise"),
+    (dict(instance_noise=1.0), "instance_noise"), (dict(betas_d=(0.5, 1.0)), "betas_d"),
+    (dict(gp_lambda=-1.0), "gp_lambda"), (dict(clip_value=0.0), "clip_value"),
+    (dict(image_size=30), "image_size"), (dict(channels=2), "channels"), (dict(d_dropout=1.0), "d_dropout"),
+    (dict(snapshot_every=0), "snapshot_every"), (dict(device="gpu"), "device"),
+    # unknown names, with the valid names or a close match
+    (dict(optimizer="adamw"), "did you mean 'adam'"), (dict(loss="wgan_gp"), "did you mean 'wgan-gp'"),
+    (dict(g_norm="batchnorm"), "did you mean 'batch'"), (dict(preset="dcgan"), "did you mean 'dcgan64'"),
+    (dict(dataset="mnsit"), "did you mean 'mnist'"), (dict(precision="fp8"), "fp32"),
+    (dict(upsample="pixelshuffle"), "upsample"), (dict(wandb_mode="on"), "wandb_mode"),
+    # impossible shapes, and BatchNorm in a critic
+    (dict(g_strides=[2, 2, 2]), "image_size"), (dict(g_kernel=1), "generator layer"),
+    (dict(g_strides=[1, 2]), "g_strides has 2 entries"), (dict(d_kernel=1), "discriminator layer 1"),
+    (dict(d_strides=[2, 2, 2]), "d_strides has 3 entries"),
+    (dict(preset="dcgan64"), "not a multiple of 16"),
+    (dict(loss="wgan-gp", preset="dcgan64", image_size=64), "d_norm='instance'"),
+    # data
+    (dict(dataset="folder"), "data_path"),
+]
+
+
+@pytest.mark.parametrize("change, words", BAD_CONFIGS, ids=[str(c) for c, _ in BAD_CONFIGS])
+def test_bad_config_is_refused_before_anything_is_written(change, words, tmp_path):
+    params = dict(experiment="x", output_dir=str(tmp_path), **change)
+    with pytest.raises(ValueError) as err:
+        RunConfig.from_params(params, quiet=True)
+    assert words in str(err.value)
+    assert list(tmp_path.iterdir()) == []

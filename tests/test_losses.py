@@ -1,5 +1,4 @@
 """Loss families, the one gradient penalty, per-layer gradient logging and the BatchNorm refusal."""
-import json
 import math
 
 import pytest
@@ -8,6 +7,7 @@ from torch import nn
 
 import gan_helpers as gh
 from gan_helpers import losses
+
 
 FAMILIES = ("bce", "wgan", "wgan-gp", "hinge", "lsgan")
 
@@ -44,7 +44,7 @@ def test_gradient_penalty_is_zero_for_a_1_lipschitz_linear_critic():
     critic.weight.data = (w / w.norm()).view(1, 2)
     gp, mean_norm = losses.gradient_penalty(critic, torch.randn(32, 2), torch.randn(32, 2))
     assert gp.item() < 1e-10 and abs(mean_norm.item() - 1) < 1e-6
-    norms = losses.critic_gradient_norms(critic, torch.randn(32, 2), torch.randn(32, 2))
+    norms = losses.interpolate_grad_norms(critic, torch.randn(32, 2), torch.randn(32, 2))
     assert norms.shape == (32,) and torch.allclose(norms, torch.ones(32))
 
 
@@ -77,21 +77,3 @@ def test_a_batchnorm_critic_is_refused_with_the_reason(loss):
     assert "d_norm='instance'" in str(e.value)
     cfg.replace(d_norm="instance").validate()  # the fix the message names works
     gh.RunConfig(preset="dcgan64", image_size=64, loss="bce").validate()  # BCE D may use it
-
-
-def test_wgan_gp_epoch_logs_critic_terms_and_per_layer_gradients(tmp_path):
-    cfg = gh.RunConfig(dataset="ring8", loss="wgan-gp", epochs=2, max_images=1024,
-                       batch_size=64, noise_dim=2, device="cpu", wandb_mode="disabled")
-    run = gh.start_run(cfg, "gp", str(tmp_path), "r")
-    history = gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
-    saved = json.loads((run.path / "training_metrics.json").read_text())  # strict JSON
-    for key in ("gp", "grad_norm", "wasserstein"):
-        assert len(saved[key]) == 2 and all(math.isfinite(v) for v in saved[key]), key
-    assert all(v >= 0 for v in saved["gp"]) and all(v > 0 for v in saved["grad_norm"])
-    layers_g = [k for k in saved if k.startswith("grad/G/")]
-    layers_d = [k for k in saved if k.startswith("grad/D/")]
-    assert len(layers_g) == 4 and len(layers_d) == 4  # 3 hidden + output Linear each
-    for key in layers_g + layers_d:
-        assert len(saved[key]) == 2 and all(v > 0 and math.isfinite(v) for v in saved[key]), key
-    assert history["epoch"] == [1, 2]
-    assert saved[layers_d[0]] == history[layers_d[0]]

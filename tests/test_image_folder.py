@@ -1,4 +1,4 @@
-"""Your own images: a messy real folder -> one tensor file, with a report; augmentations."""
+"""Your own images: a messy real folder -> one tensor file, with a report; caching; the scripts."""
 import hashlib
 import json
 import os
@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-import gan_helpers as gh
-from gan_helpers import augment, image_folder
+from gan_helpers import image_folder
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,8 +125,8 @@ def test_transparent_pixels_take_the_background(messy_folder, tmp_path, backgrou
 
 def test_package_prepares_a_folder_on_first_use_and_caches_it(messy_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
-    ds = image_folder.load_image_folder(messy_folder, 32)
-    assert ds.images.shape == (14, 3, 32, 32) and ds.images.dtype == torch.uint8
+    images = image_folder.load_image_folder(messy_folder, 32)
+    assert images.shape == (14, 3, 32, 32) and images.dtype == torch.uint8
     cached = list((tmp_path / "cache" / "prepared").glob("*.pt"))
     assert len(cached) == 1
     mtime = cached[0].stat().st_mtime_ns
@@ -160,42 +160,6 @@ def test_celeba_script_prepares_a_manually_downloaded_folder(tmp_path):
 def _script(name, *args, **env):
     return subprocess.run([sys.executable, str(ROOT / "data_scripts" / name), *map(str, args)],
                           capture_output=True, text=True, timeout=180, env={**os.environ, **env})
-
-
-def _mnist_copy(root, link):
-    """root/MNIST/raw with the four real .gz files from GAN_DATA_DIR, as symlinks or copies."""
-    shared = Path(os.environ["GAN_DATA_DIR"]) / "MNIST" / "raw"
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for f in sorted(shared.glob("*.gz")):
-        (raw / f.name).symlink_to(f) if link else shutil.copy(f, raw / f.name)
-    return raw
-
-
-def test_download_mnist_keeps_valid_files_and_downloads_nothing(mnist_ready, tmp_path):
-    raw = _mnist_copy(tmp_path, link=True)
-    before = {p.name: os.readlink(p) for p in raw.glob("*.gz")}
-    proc = _script("download_mnist.py", "--root", tmp_path, "--dataset", "mnist",
-                   GAN_HELPERS_NO_DOWNLOAD="0")  # downloads allowed: none is needed
-    assert proc.returncode == 0, proc.stderr
-    assert "MD5 OK; nothing downloaded" in proc.stdout
-    assert {p.name: os.readlink(p) for p in raw.glob("*.gz")} == before  # still the links
-    from torchvision import datasets
-    assert len(datasets.MNIST(str(tmp_path), train=False)) == 10_000  # unpacked, loadable
-
-
-def test_download_mnist_names_a_corrupt_file_and_where_to_get_it(mnist_ready, tmp_path):
-    raw = _mnist_copy(tmp_path, link=False)
-    bad = raw / "t10k-labels-idx1-ubyte.gz"
-    bad.write_bytes(bad.read_bytes()[:-10])  # a partial download
-    proc = _script("download_mnist.py", "--root", tmp_path, "--dataset", "mnist", "--no-download")
-    assert proc.returncode == 1
-    assert "t10k-labels-idx1-ubyte.gz: MD5" in proc.stderr and "expected ec29112d" in proc.stderr
-    assert str(raw) in proc.stderr  # where to put it
-    assert "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz" in proc.stderr
-    assert "train-images" not in proc.stderr  # the good files are not blamed
-    missing = _script("download_mnist.py", "--root", tmp_path / "empty", "--dataset", "fashion_mnist")
-    assert missing.returncode == 1 and missing.stderr.count(": missing") == 4
 
 
 def test_celeba_script_unzips_a_manual_download_and_explains_the_fallback(tmp_path):
@@ -234,139 +198,6 @@ def test_data_path_may_name_a_folder_under_gan_data_dir(messy_folder, tmp_path, 
     assert {".png", ".jpg", ".gif"} <= kinds
     with Image.open(next(demo.glob("*.png"))) as png, Image.open(next(demo.glob("*.gif"))) as gif:
         assert png.mode == "RGBA" and gif.mode == "P"
-
-
-def test_augmentations_keep_shape_and_range():
-    x = torch.rand(64, 3, 32, 32) * 2 - 1
-    for kind in ("none", "flip", "diffaug", "rotate", "erase", "crop"):
-        views = augment.preview(x, kinds=(kind,))
-        assert views[kind].shape == x.shape and torch.isfinite(views[kind]).all()
-    flipped = augment.augment_real(x, "flip", torch.Generator().manual_seed(0))
-    same = (flipped == x).flatten(1).all(1)
-    mirrored = (flipped == x.flip(-1)).flatten(1).all(1)
-    assert (same | mirrored).all() and 10 < mirrored.sum() < 54
-    assert torch.equal(augment.augment_both(x, "flip"), x)  # flip is for real images only
-
-
-def test_diffaug_is_differentiable_and_applies_to_fakes_too():
-    fake = (torch.rand(8, 3, 16, 16) * 2 - 1).requires_grad_(True)
-    out = augment.augment_both(fake, "diffaug", torch.Generator().manual_seed(0))
-    assert not torch.equal(out, fake)
-    out.sum().backward()
-    assert fake.grad is not None and torch.isfinite(fake.grad).all() and fake.grad.abs().sum() > 0
-
-
-def test_augment_names_are_checked_with_a_suggestion():
-    with pytest.raises(ValueError, match="did you mean 'flip'"):
-        gh.RunConfig(augment="flipp").validate()
-    with pytest.raises(ValueError, match="augment='rotate' is for images"):
-        gh.RunConfig(dataset="ring8", augment="rotate").validate()
-
-
-def _d_inputs(cfg):
-    """Every batch D saw in one epoch of a real run, in call order (real, fake, fake per step)."""
-    g, d = gh.build_models(cfg)
-    seen = []
-    d.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
-    gh.train(cfg, gh.load_dataset(cfg), models=(g, d), progress=False)
-    return seen
-
-
-def test_train_shows_d_erased_reals_but_untouched_fakes(mnist_ready, small_cfg):
-    """The leaky kind on reals only: a 14x14 block of exact 0.0 (mid grey) in every real image,
-    a value MNIST's [-1, 1] pixels (k / 127.5 - 1) never take; fakes come straight from G."""
-    seen = _d_inputs(small_cfg.replace(augment="erase", max_images=128))
-    reals, fakes = seen[0::3], seen[1::3]
-    assert all(((x == 0).flatten(1).sum(1) >= 14 * 14).all() for x in reals)
-    assert not any((x == 0).flatten(1).sum(1).ge(14 * 14).any() for x in fakes)
-
-
-def test_diffaug_translation_moves_whole_pixels_and_fills_exact_zeros():
-    """Every image moves by exactly the whole pixels drawn for it: kept pixels keep their
-    exact values, vacated rows/columns are exactly 0; and gradients reach the kept pixels."""
-    x = torch.rand(6, 2, 8, 8) + 1.0  # no pixel is 0 before the shift
-    dx, dy = torch.tensor([0, 1, -2, 0, 3, -1]), torch.tensor([0, 0, 1, -3, 2, -1])
-    out = augment.translate(x, dx, dy)
-    for i in range(6):
-        moved = torch.roll(x[i], shifts=(int(dy[i]), int(dx[i])), dims=(1, 2))
-        rows = torch.arange(8).view(8, 1) - dy[i]
-        cols = torch.arange(8).view(1, 8) - dx[i]
-        inside = (rows >= 0) & (rows < 8) & (cols >= 0) & (cols < 8)
-        assert torch.equal(out[i][:, inside], moved[:, inside])
-        assert (out[i][:, ~inside] == 0).all()
-    x.requires_grad_(True)
-    augment.translate(x, dx, dy).sum().backward()
-    assert torch.equal(x.grad[0], torch.ones(2, 8, 8))  # unshifted: every pixel kept
-
-
-def test_diffaug_draws_its_shifts_from_the_given_generator():
-    """Same seed, same augmented batch; the shifts span -reach..reach (3 pixels at 28x28)."""
-    x = torch.rand(64, 1, 28, 28) + 1.0
-    a = augment.augment_both(x, "diffaug", torch.Generator().manual_seed(3))
-    b = augment.augment_both(x, "diffaug", torch.Generator().manual_seed(3))
-    assert torch.equal(a, b)
-    blank_rows = (a == 0).all(dim=(1, 3))  # (N, H): rows the shift emptied
-    assert blank_rows.sum(1).max() <= 3
-
-
-def test_train_gives_diffaug_to_reals_and_fakes_alike(mnist_ready, small_cfg):
-    """In a real (fp32, seeded) run, D sees translated reals and fakes: DiffAugment's zero fill
-    gives exact 0.0 border rows/columns, which neither MNIST's reals (k / 127.5 - 1 after a
-    brightness shift) nor G's tanh outputs take by themselves, at most 3 of them (the reach);
-    with 1 - 1/49 of shifts non-zero, every batch of 64 has such images."""
-    seen = _d_inputs(small_cfg.replace(augment="diffaug", max_images=128, precision="fp32"))
-    assert len(seen) == 2 * 3  # 2 steps x (real, fake for D, fake for G)
-    for x in seen:
-        blank_rows = (x == 0).all(dim=(1, 3))
-        blank_cols = (x == 0).all(dim=(1, 2))
-        edge = blank_rows[:, [0, -1]].any(1) | blank_cols[:, [0, -1]].any(1)
-        assert edge.sum() >= 32
-        assert blank_rows.sum(1).max() <= 3 and blank_cols.sum(1).max() <= 3
-
-
-def test_cuda_out_of_memory_is_answered_with_what_to_lower(mnist_ready, small_cfg):
-    """A CPU cannot run out of CUDA memory, so the error is raised where a real one surfaces
-    (inside the epoch loop, here from a callback); the answer is the user-facing part."""
-    def oom(state):
-        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-
-    with pytest.raises(RuntimeError, match=r"batch_size=64.*Lower batch_size first.*batch_size=32"
-                                           r".*g_channels / d_channels.*precision='auto'"):
-        gh.train(small_cfg, gh.load_dataset(small_cfg), callbacks=[oom], progress=False)
-
-
-def test_augmentation_lesson_trains_one_run_per_kind(messy_folder, tmp_path, monkeypatch):
-    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
-    cfg = gh.RunConfig(dataset="folder", data_path=str(messy_folder), image_size=64, channels=3,
-                       preset="dcgan64", batch_size=8, epochs=20, device="cpu",
-                       wandb_mode="disabled").validate()
-    dirs = augment.train_augmentation_variants(cfg, gh.load_dataset(cfg), ("flip", "rotate"),
-                                               epochs=20, experiment="lesson", output_dir=tmp_path)
-    assert [d.name for d in dirs] == ["augment-flip", "augment-rotate"]
-    for d, kind in zip(dirs, ("flip", "rotate")):
-        info = json.loads((d / "hyperparameters.json").read_text())
-        assert info["config"]["augment"] == kind and info["config"]["epochs"] == 2  # quick mode
-        assert (d / "images" / "epoch_002.png").is_file()
-
-
-def test_notebook_05_trains_on_a_messy_folder(messy_folder, tmp_path):
-    """Notebook 05 through papermill, quick mode, with only data_path (and a batch that fits
-    12 images) set: prepared, previewed, trained, lesson runs, figures."""
-    out = tmp_path / "nb05.ipynb"
-    env = {**os.environ, "GAN_CACHE_DIR": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "05_your_own_dataset.ipynb"),
-                           str(out), "--cwd", str(ROOT / "notebooks"), "--log-level", "WARNING",
-                           "-p", "data_path", str(messy_folder), "-p", "batch_size", "8",
-                           "-p", "output_dir", str(tmp_path / "outputs"), "-p", "wandb_mode", "offline"],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    text = out.read_text()
-    assert "14 images, tensor (14, 3, 64, 64) torch.uint8" in text
-    runs = [r for r in (tmp_path / "outputs" / "05_your_own_dataset").iterdir() if r.is_dir()]
-    assert len(runs) == 1 and (runs[0] / "samples.gif").is_file()
-    lesson = tmp_path / "outputs" / "05_your_own_dataset_augmentation"
-    assert sorted(r.name for r in lesson.iterdir()) == ["augment-flip", "augment-rotate"]
-    assert "| flip |" in text and "| rotate |" in text  # the comparison table
 
 
 def test_phone_photos_are_turned_upright_by_their_exif_orientation(tmp_path):

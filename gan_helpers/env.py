@@ -1,8 +1,49 @@
-"""Where are we running? Colab detection, Colab Secrets, Drive-backed output, GPU report."""
+"""Where are we running? Device, Colab, Colab Secrets, Drive, data and cache folders, quick mode.
+
+The bottom of the package: it imports nothing of ours, so every other module may use it.
+"""
+import os
 import sys
 from pathlib import Path
 
 import torch
+
+QUICK_ENV = "GAN_HELPERS_QUICK"
+DATA_ENV = "GAN_DATA_DIR"
+
+
+def quick_mode(environ=None):
+    """GAN_HELPERS_QUICK=1: every run shrinks to a CPU-minute (tests, CI, a first look)."""
+    environ = os.environ if environ is None else environ
+    return environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def data_dir():
+    """GAN_DATA_DIR, else /content/data on Colab, else ./data."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    return Path("/content/data") if in_colab() else Path("data")
+
+
+def may_download():
+    """Tests set GAN_HELPERS_NO_DOWNLOAD=1: a missing data set is an error, not a download."""
+    return os.environ.get("GAN_HELPERS_NO_DOWNLOAD", "") in ("", "0")
+
+
+def cache_dir():
+    """Where prepared folders and the demo images go: GAN_CACHE_DIR, else ~/.cache/gan-lab-notebooks
+    (never inside your image folder, and never the data folder, which may be read-only)."""
+    return Path(os.environ.get("GAN_CACHE_DIR") or Path.home() / ".cache" / "gan-lab-notebooks")
+
+
+def write_atomic(path, write):
+    """write(tmp_path), then rename over `path`: a reader (or a disconnect) never sees half a
+    file. The one place the package writes a file that something else may be reading."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def in_colab():

@@ -1,19 +1,28 @@
-"""A run folder (hyperparameters, metrics, images, checkpoints) plus a W&B run that never prompts.
+"""A run folder (hyperparameters, metrics, images, checkpoints) and the checkpoint format.
 
 Layout: <output_dir>/<experiment>/<run_name>/
     hyperparameters.json  training_metrics.json  images/epoch_XXX.png
     samples.gif  losses.png  d_outputs.png  checkpoints/epoch_XXX.pt  wandb/
 The folder is created only when training really starts (`open`), so a bad config or a
 missing data set leaves nothing behind, and an existing folder is never overwritten.
+A checkpoint holds everything resuming needs to continue exactly as an uninterrupted run
+(`checkpoint_state`); `restore` puts it back after checking it was made with this config.
+W&B (wandb_log.py) is started, fed and finished from here.
 """
 import json
-import os
+import random
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from PIL import Image
 
-from . import viz
+from . import viz, wandb_log
+from .config import RunConfig
+from .env import output_root, write_atomic
+from .models import build_models, generate, sample
 
 KEEP_CHECKPOINTS = 2
 # Fields that may differ between a run and its resumption; any other difference is an error.
@@ -24,9 +33,14 @@ RESUMABLE_CHANGES = {"epochs", "wandb_mode", "wandb_project", "on_divergence", "
 
 def write_json(path, obj):
     """Atomic write: a reader (or a disconnect) never sees half a file."""
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2) + "\n"))
+
+
+def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", resume=False,
+              use_drive=False):
+    """A run folder under output_dir/experiment (created when training starts); on Colab
+    with use_drive=True it lives on Google Drive so a disconnect keeps the checkpoints."""
+    return Run(cfg, experiment, output_root(output_dir, use_drive), run_name, resume)
 
 
 class Run:
@@ -51,7 +65,7 @@ class Run:
             self.path = path
         self.name = self.path.name
         self.wandb = None
-        self.wandb_mode = resolve_wandb_mode(cfg.wandb_mode)
+        self.wandb_mode = wandb_log.resolve_wandb_mode(cfg.wandb_mode)
 
     # ---- folders -------------------------------------------------------------------------
     @property
@@ -76,7 +90,7 @@ class Run:
                     parameters=parameters, config=self.cfg.to_dict())
         info.setdefault("created", time.strftime("%Y-%m-%d %H:%M:%S"))
         if self.wandb_mode != "disabled":
-            self.wandb = _start_wandb(self, info.get("wandb_run_id"))
+            self.wandb = wandb_log.start(self, info.get("wandb_run_id"))
             info["wandb_run_id"] = self.wandb.id
             info["wandb_mode"] = self.wandb_mode
         write_json(info_path, info)
@@ -92,19 +106,22 @@ class Run:
     def log_epoch(self, history, snapshot=None):
         write_json(self.path / "training_metrics.json", history)
         if self.wandb is not None:
-            row = {k: v[-1] for k, v in history.items()
-                   if isinstance(v, list) and v and isinstance(v[-1], (int, float))}
-            if snapshot is not None:
-                import wandb
-                row["samples"] = wandb.Image(str(snapshot))
-            self.wandb.log(row, step=history["epoch"][-1])
+            wandb_log.log(self.wandb, history, snapshot)
+
+    def end_epoch(self, gan, epoch, fixed_noise, history, save_checkpoint=True):
+        """After each epoch: the fixed-noise snapshot (every snapshot_every epochs and the
+        last), the checkpoint, the metrics file and W&B."""
+        cfg, snap = self.cfg, None
+        if epoch % cfg.snapshot_every == 0 or epoch == cfg.epochs:
+            snap = self.save_snapshot(epoch, sample(gan.g, fixed_noise), gan.d if cfg.is_points else None)
+        if save_checkpoint:
+            self.save_checkpoint(checkpoint_state(cfg, epoch, gan, fixed_noise, history), epoch)
+        self.log_epoch(history, snap)
 
     def save_checkpoint(self, state, epoch):
         """Atomic save, keeping the newest KEEP_CHECKPOINTS files."""
-        path = self.checkpoint_dir / f"epoch_{epoch:03d}.pt"
-        tmp = path.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
+        path = write_atomic(self.checkpoint_dir / f"epoch_{epoch:03d}.pt",
+                            lambda tmp: torch.save(state, tmp))
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
             old.unlink()
         return path
@@ -117,6 +134,19 @@ class Run:
             except Exception as e:  # noqa: BLE001 - any unreadable file: try the one before
                 print(f"Skipping unreadable checkpoint {path.name}: {e}")
         raise FileNotFoundError(f"no readable checkpoint in {self.checkpoint_dir}")
+
+    def restore(self, gan, saved):
+        """Put a checkpoint back into the GAN (weights, optimisers, scaler, random state);
+        returns (fixed noise, history, epoch) to continue from."""
+        self.check_resumable(saved["config"])
+        gan.g.load_state_dict(saved["generator"])
+        gan.d.load_state_dict(saved["discriminator"])
+        gan.opt_g.load_state_dict(saved["opt_g"])
+        gan.opt_d.load_state_dict(saved["opt_d"])
+        gan.scaler.load_state_dict(saved["scaler"])
+        set_rng_state(saved["rng"], gan.rng)
+        print(f"Resuming {self.path} after epoch {saved['epoch']} of {self.cfg.epochs}.")
+        return saved["fixed_noise"].to(gan.device), saved["history"], saved["epoch"]
 
     def check_resumable(self, saved_config):
         """A checkpoint from another config is an error naming the fields that differ."""
@@ -136,8 +166,7 @@ class Run:
         viz.plot_losses(history, save_to=self.path / "losses.png", show=False)
         viz.plot_d_outputs(history, save_to=self.path / "d_outputs.png", show=False)
         if self.wandb is not None:
-            self.wandb.summary["total_seconds"] = history.get("total_seconds")
-            self.wandb.finish()
+            wandb_log.finish(self.wandb, history)
             self.wandb = None
 
 
@@ -153,50 +182,39 @@ def _latest_run(exp_dir):
     return max(runs, key=lambda p: p.stat().st_mtime).parent
 
 
-# ---- W&B -------------------------------------------------------------------------------
-
-def _wandb_key():
-    """The key from the environment or Colab Secrets; never printed or stored."""
-    if os.environ.get("WANDB_API_KEY"):
-        return os.environ["WANDB_API_KEY"]
-    from .colab import colab_secret
-    return colab_secret("WANDB_API_KEY")
+def checkpoint_state(cfg, epoch, gan, fixed_noise, history):
+    """What a checkpoint holds: everything an uninterrupted run would still have in memory."""
+    return {"epoch": epoch, "config": cfg.to_dict(), "generator": gan.g.state_dict(),
+            "discriminator": gan.d.state_dict(), "opt_g": gan.opt_g.state_dict(),
+            "opt_d": gan.opt_d.state_dict(), "scaler": gan.scaler.state_dict(),
+            "fixed_noise": fixed_noise.cpu(), "history": history, "rng": rng_state(gan.rng)}
 
 
-def resolve_wandb_mode(requested):
-    """'auto' -> online with a key, else offline. Never a mode that would prompt for one."""
-    if requested == "auto":
-        env = os.environ.get("WANDB_MODE", "").lower()
-        if env in ("online", "offline", "disabled"):
-            requested = env
-        elif env == "dryrun":
-            requested = "offline"
-        else:
-            return "online" if _wandb_key() else "offline"
-    if requested == "online" and not _wandb_key():
-        raise ValueError("wandb_mode='online' needs a W&B key: set WANDB_API_KEY in the "
-                         "environment or in Colab Secrets, or use wandb_mode='offline' and "
-                         "upload later with `wandb sync`.")
-    return requested
+def rng_state(rng):
+    np_state = np.random.get_state()
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "loop": rng.get_state()}
 
 
-def _start_wandb(run, run_id):
-    import wandb
-    key = _wandb_key() if run.wandb_mode == "online" else None
-    if key and not os.environ.get("WANDB_API_KEY"):
-        os.environ["WANDB_API_KEY"] = key  # Colab Secrets -> this process only
-    os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(project=run.cfg.wandb_project, group=run.experiment, name=run.name,
-                      dir=str(run.path), config=run.cfg.to_dict(), mode=run.wandb_mode,
-                      id=run_id, resume="allow" if run_id else None, reinit="finish_previous",
-                      settings=wandb.Settings(console="off"))
+def set_rng_state(state, rng):
+    random.setstate(_tuples(state["python"]))
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    rng.set_state(state["loop"])
+
+
+def _tuples(x):
+    return tuple(_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
 def load_generator(run_dir):
     """The generator of a run folder (its config rebuilt, its newest checkpoint loaded), in
     eval mode on the CPU: for sampling, spectra or metrics after the run."""
-    from .config import RunConfig
-    from .models import build_models
     run_dir = Path(getattr(run_dir, "path", run_dir))
     cfg = RunConfig.from_json(run_dir / "hyperparameters.json")
     g, _ = build_models(cfg)
@@ -205,3 +223,45 @@ def load_generator(run_dir):
         raise FileNotFoundError(f"{run_dir} has no checkpoints/epoch_*.pt to load.")
     g.load_state_dict(torch.load(checkpoints[-1], map_location="cpu", weights_only=True)["generator"])
     return g.eval()
+
+
+def load_run(run_dir):
+    run_dir = Path(run_dir)
+    history = json.loads((run_dir / "training_metrics.json").read_text())
+    info = json.loads((run_dir / "hyperparameters.json").read_text())
+    return info, history
+
+
+def samples_of(source, n=256, seed=0):
+    """Images (N, C, H, W) in [-1, 1] from a tensor (returned as it is) or a run folder (n fresh
+    samples from its newest checkpoint's generator), so the lesson's plots take either."""
+    if isinstance(source, torch.Tensor):
+        return source
+    return generate(load_generator(source), n, seed=seed)
+
+
+def show_run(run_dir, show_gif=True):
+    """A finished run folder at a glance: last samples, curves, time per epoch, the GIF."""
+    run_dir = Path(getattr(run_dir, "path", run_dir))
+    _, history = load_run(run_dir)
+    frames = sorted((run_dir / "images").glob("epoch_*.png"))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    if frames:
+        axes[0].imshow(Image.open(frames[-1]), cmap="gray")
+        axes[0].set_title(f"Fixed-noise samples, {frames[-1].stem.replace('_', ' ')}")
+    axes[0].axis("off")
+    viz.plot_losses(history, ax=axes[1], show=False)
+    viz.plot_d_outputs(history, ax=axes[2], show=False)
+    viz.finish(fig, None, True)
+    seconds = history["epoch_seconds"]
+    print(f"{len(seconds)} epochs on {history['device']}: {sum(seconds) / len(seconds):.2f} s per "
+          f"epoch on average ({min(seconds):.2f} fastest), "
+          f"{history.get('images_per_second') or 0:,.0f} images/s. Files in {run_dir}")
+    gif = run_dir / "samples.gif"
+    if show_gif and gif.exists():
+        try:
+            from IPython.display import Image as IPImage, display
+            display(IPImage(filename=str(gif)))
+        except ImportError:
+            pass
+    return history

@@ -1,0 +1,81 @@
+"""Data sets on the device: batches, sizes, MNIST files present, missing, corrupt."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import gan_helpers as gh
+from gan_helpers import RunConfig
+from gan_helpers.data import batches
+
+
+def test_batches_are_shuffled_slices_in_range(mnist_ready, small_cfg):
+    data = gh.load_dataset(small_cfg)
+    assert data.images.dtype == torch.uint8 and data.images.shape == (256, 1, 28, 28)
+    out = list(batches(data, 64, torch.Generator().manual_seed(0)))
+    assert len(out) == 4 and out[0].shape == (64, 1, 28, 28)
+    assert out[0].min() >= -1 and out[0].max() <= 1 and out[0].dtype == torch.float32
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_batch_larger_than_the_data_set(mnist_ready, tmp_path):
+    cfg = RunConfig(max_images=100, batch_size=128).validate()
+    with pytest.raises(ValueError, match="batch_size <= 100"):
+        gh.load_dataset(cfg)
+
+
+def test_missing_data_folder_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_DATA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError) as err:
+        gh.load_dataset(RunConfig(dataset="fashion_mnist").validate())
+    assert "download_mnist.py" in str(err.value) and "GAN_DATA_DIR" in str(err.value)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name, *args, **env):
+    return subprocess.run([sys.executable, str(ROOT / "data_scripts" / name), *map(str, args)],
+                          capture_output=True, text=True, timeout=180, env={**os.environ, **env})
+
+
+def _mnist_copy(root, link):
+    """root/MNIST/raw with the four real .gz files from GAN_DATA_DIR, as symlinks or copies."""
+    shared = Path(os.environ["GAN_DATA_DIR"]) / "MNIST" / "raw"
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in sorted(shared.glob("*.gz")):
+        (raw / f.name).symlink_to(f) if link else shutil.copy(f, raw / f.name)
+    return raw
+
+
+def test_download_mnist_keeps_valid_files_and_downloads_nothing(mnist_ready, tmp_path):
+    raw = _mnist_copy(tmp_path, link=True)
+    before = {p.name: os.readlink(p) for p in raw.glob("*.gz")}
+    proc = _script("download_mnist.py", "--root", tmp_path, "--dataset", "mnist",
+                   GAN_HELPERS_NO_DOWNLOAD="0")  # downloads allowed: none is needed
+    assert proc.returncode == 0, proc.stderr
+    assert "MD5 OK; nothing downloaded" in proc.stdout
+    assert {p.name: os.readlink(p) for p in raw.glob("*.gz")} == before  # still the links
+    from torchvision import datasets
+    assert len(datasets.MNIST(str(tmp_path), train=False)) == 10_000  # unpacked, loadable
+
+
+def test_download_mnist_names_a_corrupt_file_and_where_to_get_it(mnist_ready, tmp_path):
+    raw = _mnist_copy(tmp_path, link=False)
+    bad = raw / "t10k-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-10])  # a partial download
+    proc = _script("download_mnist.py", "--root", tmp_path, "--dataset", "mnist", "--no-download")
+    assert proc.returncode == 1
+    assert "t10k-labels-idx1-ubyte.gz: MD5" in proc.stderr and "expected ec29112d" in proc.stderr
+    assert str(raw) in proc.stderr  # where to put it
+    assert "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz" in proc.stderr
+    assert "train-images" not in proc.stderr  # the good files are not blamed
+    missing = _script("download_mnist.py", "--root", tmp_path / "empty", "--dataset", "fashion_mnist")
+    assert missing.returncode == 1 and missing.stderr.count(": missing") == 4

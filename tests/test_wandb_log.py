@@ -1,0 +1,62 @@
+"""W&B never prompts, refuses online without a key, and never writes the key anywhere."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gan_helpers as gh
+
+
+def test_wandb_never_prompts_with_stdin_closed(tmp_path):
+    """No key, stdin closed, WANDB_MODE unset: auto picks offline and finishes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB")}
+    code = ("import gan_helpers as gh\n"
+            "cfg = gh.RunConfig(max_images=128, batch_size=64, epochs=1, device='cpu')\n"
+            "run = gh.start_run(cfg, 'p', '.', 'r')\n"
+            "gh.train(cfg, gh.load_dataset(cfg), run, progress=False)\n"
+            "print('mode', run.wandb_mode)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "mode offline" in out.stdout
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+NB01 = ROOT / "notebooks" / "01_mnist_dcgan_baseline.ipynb"
+
+
+def papermill_cmd(out_dir, run_name, **params):
+    params = {**dict(output_dir=str(out_dir), run_name=run_name, epochs=4, max_images=256,
+                     batch_size=64, wandb_mode="offline"), **params}
+    cmd = [sys.executable, "-m", "papermill", str(NB01), str(out_dir / f"{run_name}.ipynb"),
+           "--log-level", "WARNING"]
+    for k, v in params.items():
+        cmd += ["-p", k, str(v)]  # papermill reads 4 as int, True as bool
+    return cmd
+
+
+def test_online_wandb_without_a_key_is_refused(monkeypatch, small_cfg, tmp_path):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    with pytest.raises(ValueError, match="WANDB_API_KEY"):
+        gh.start_run(small_cfg.replace(wandb_mode="online"), "x", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- secrets -------------------------------------------------------------------------------
+def test_wandb_key_never_lands_in_any_file(mnist_ready, tmp_path):
+    """A notebook run with a (fake) key in the environment: grep every file it produced."""
+    key = "0123456789abcdef0123456789abcdef01234567"  # W&B keys are 40 hex characters
+    env = dict(os.environ, GAN_HELPERS_QUICK="1", WANDB_API_KEY=key, WANDB_MODE="offline")
+    cmd = papermill_cmd(tmp_path, "secret", wandb_mode="auto")
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert key not in out.stdout + out.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".wandb" for p in files) and any(p.suffix == ".ipynb" for p in files)
+    leaked = [str(p) for p in files if key.encode() in p.read_bytes()]
+    assert leaked == []
