@@ -6,10 +6,8 @@ reach training_metrics.json and W&B) and warns when the generator has collapsed;
 """
 import math
 
-import torch
-
 from .metrics import classifier_path, fid_samples, image_metrics, point_metrics
-from .models import generate
+from .models import critic_landscape, generate
 from .toy import TOY_SETS, mode_centers
 
 
@@ -96,16 +94,8 @@ class PointSnapshots:
         self.snapshots = []
 
     def take(self, epoch, g, d):
-        xs = torch.linspace(-self.lim, self.lim, self.grid)
-        gx, gy = torch.meshgrid(xs, xs, indexing="xy")
-        pts = torch.stack([gx.flatten(), gy.flatten()], 1)
-        device = next(d.parameters()).device
-        was_training = d.training
-        d.eval()
-        with torch.no_grad():
-            values = d(pts.to(device)).float().cpu().view(self.grid, self.grid)
-        d.train(was_training)
-        self.snapshots.append({"epoch": epoch, "lim": self.lim, "critic": values,
+        self.snapshots.append({"epoch": epoch, "lim": self.lim,
+                               "critic": critic_landscape(d, self.lim, self.grid),
                                "samples": generate(g, self.n, seed=self.seed).cpu()})
 
     def __call__(self, state):

@@ -296,13 +296,6 @@ PRESETS = {
         d_channels=[32, 64, 128, 256], d_strides=[2, 1, 2, 1], d_kernel=3, d_norm="none",
         d_activation="leaky_relu", d_dropout=0.3, d_dense=[128], d_head="dense",
         leaky_slope=0.3, init="default"),
-    # Seed 000's architecture variation: kernel 8, generator strides 1 then 2.
-    "kernel8_stride1_2": dict(
-        g_input="dense", g_channels=[256, 128, 64], g_strides=[1, 2, 2], g_kernel=8, g_refine=0,
-        g_norm="batch", g_activation="leaky_relu", upsample="transposed",
-        d_channels=[64, 128], d_strides=[2, 2], d_kernel=8, d_norm="none",
-        d_activation="leaky_relu", d_dropout=0.3, d_dense=[], d_head="dense",
-        leaky_slope=0.3, init="default"),
     # Radford et al. 2015, 64x64, with the widths of the PyTorch reference example (ngf = ndf = 64;
     # the paper's Figure 1 starts at 1024 channels, which is wgan_gp64's generator).
     "dcgan64": dict(
@@ -311,14 +304,13 @@ PRESETS = {
         d_channels=[64, 128, 256, 512], d_strides=[2, 2, 2, 2], d_kernel=4, d_norm="batch",
         d_activation="leaky_relu", d_dropout=0.0, d_dense=[], d_head="conv",
         leaky_slope=0.2, init="dcgan"),
-    # Seed 004's WGAN-GP: 1024-wide first layer, InstanceNorm critic.
-    "wgan_gp64": dict(
-        g_input="convt", g_channels=[1024, 512, 256, 128], g_strides=[2, 2, 2, 2], g_kernel=4,
-        g_refine=0, g_norm="batch", g_activation="relu", upsample="transposed",
-        d_channels=[64, 128, 256, 512], d_strides=[2, 2, 2, 2], d_kernel=4, d_norm="instance",
-        d_activation="leaky_relu", d_dropout=0.0, d_dense=[], d_head="conv",
-        leaky_slope=0.2, init="dcgan"),
 }
+# Seed 000's architecture variation: the TF tutorial's layers with kernel 8 (strides 1 then 2).
+PRESETS["kernel8_stride1_2"] = dict(PRESETS["tf_tutorial"], g_kernel=8, d_kernel=8)
+# Seed 004's WGAN-GP: dcgan64 with a 1024-wide first layer and an InstanceNorm critic.
+PRESETS["wgan_gp64"] = dict(PRESETS["dcgan64"], g_channels=[1024, 512, 256, 128], d_norm="instance")
+PRESETS["dcgan64"] = PRESETS.pop("dcgan64")  # the order of the course: 28x28 presets, then 64x64
+PRESETS["wgan_gp64"] = PRESETS.pop("wgan_gp64")
 ARCH_FIELDS = tuple(PRESETS["tf_tutorial"])
 # Details that change no shape but are part of each source's exact layer list (bias flags, the
 # critic's last stride). They follow the preset; they are not config fields.

@@ -186,6 +186,20 @@ def sample(g, noise):
     return out
 
 
+@torch.no_grad()
+def critic_landscape(d, lim=3.0, n=60):
+    """D's score on an n x n lattice over [-lim, lim]^2 (2D data), in eval mode, on the CPU:
+    the background of the 2D plots."""
+    xs = torch.linspace(-lim, lim, n)
+    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+    pts = torch.stack([gx.flatten(), gy.flatten()], 1).to(next(d.parameters()).device)
+    was_training = d.training
+    d.eval()
+    values = d(pts).float().cpu().view(n, n)
+    d.train(was_training)
+    return values
+
+
 def generate(g, n, noise_dim=None, seed=0, device=None):
     """n fresh samples from a trained generator (eval mode, no grad)."""
     device = device or next(g.parameters()).device

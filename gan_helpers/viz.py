@@ -15,6 +15,7 @@ from torchvision.utils import make_grid
 from .augment import preview
 from .describe import overlap_pattern
 from .metrics import METRIC_NAMES
+from .models import critic_landscape
 
 
 def to_grid(images, nrow=None):
@@ -46,25 +47,9 @@ def plot_points(samples, real=None, critic=None, title=None, ax=None, show=True,
     samples = samples.detach().float().cpu()
     lim = lim or max(5.0, float(samples.abs().max()) * 1.1 if len(samples) else 5.0)
     lim = min(lim, 10.0)
-    fig, ax, own = _figure(ax, (4, 4))
-    if critic is not None:
-        xs = torch.linspace(-lim, lim, 100)
-        gx, gy = torch.meshgrid(xs, xs, indexing="xy")
-        pts = torch.stack([gx.flatten(), gy.flatten()], 1)
-        device = next(critic.parameters()).device
-        with torch.no_grad():
-            values = critic(pts.to(device)).float().cpu().view(100, 100)
-        ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.5)
-    if real is not None:
-        real = real.detach().float().cpu()
-        ax.scatter(real[:, 0], real[:, 1], s=2, c="grey", alpha=0.3, label="real")
-    ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:orange", label="generated")
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    if title:
-        ax.set_title(title)
-    return finish(fig, None, show, own)
+    values = None if critic is None else critic_landscape(critic, lim, 100)
+    return plot_point_snapshot({"samples": samples, "lim": lim, "critic": values}, real, ax, show,
+                               title)
 
 
 def show_images(images, title=None, nrow=None, ax=None, show=True, save_to=None):
@@ -80,23 +65,25 @@ def show_images(images, title=None, nrow=None, ax=None, show=True, save_to=None)
 
 def plot_losses(history, ax=None, show=True, save_to=None, label=""):
     """G and D loss per epoch: what a healthy tug of war looks like."""
-    fig, ax, own = _figure(ax, (6, 4))
-    ax.plot(history["epoch"], history["d_loss"], label=f"{label}D loss".strip())
-    ax.plot(history["epoch"], history["g_loss"], label=f"{label}G loss".strip())
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title("Generator and discriminator loss")
-    ax.legend()
-    return finish(fig, save_to, show, own)
+    curves = {"d_loss": f"{label}D loss".strip(), "g_loss": f"{label}G loss".strip()}
+    return _curves(history, curves, "Generator and discriminator loss", "loss", ax, show, save_to)
 
 
 def plot_d_outputs(history, ax=None, show=True, save_to=None):
     """D(x) on real and D(G(z)) on fake images; for BCE both drift to 0.5 when G keeps up."""
+    curves = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake"}
+    return _curves(history, curves, "Discriminator outputs", None, ax, show, save_to)
+
+
+def _curves(history, curves, title, ylabel, ax, show, save_to):
+    """{history key: label} as lines over the epochs."""
     fig, ax, own = _figure(ax, (6, 4))
-    ax.plot(history["epoch"], history["d_real"], label="D(x), real")
-    ax.plot(history["epoch"], history["d_fake"], label="D(G(z)), fake")
+    for key, label in curves.items():
+        ax.plot(history["epoch"], history[key], label=label)
     ax.set_xlabel("epoch")
-    ax.set_title("Discriminator outputs")
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     return finish(fig, save_to, show, own)
 
@@ -230,7 +217,8 @@ def plot_class_histograms(counts, ax=None, show=True, save_to=None):
 
 
 def plot_point_snapshot(snapshot, real=None, ax=None, show=True, title=None):
-    """One stored 2D snapshot (dict epoch, samples, lim, critic grid) as samples over contour."""
+    """One 2D snapshot (dict samples, lim, critic grid or None, epoch) as samples over the
+    critic's contour; plot_points draws through here too."""
     fig, ax, own = _figure(ax, (4, 4))
     lim = snapshot["lim"]
     values = snapshot.get("critic")
@@ -239,14 +227,16 @@ def plot_point_snapshot(snapshot, real=None, ax=None, show=True, title=None):
         gx, gy = torch.meshgrid(xs, xs, indexing="xy")
         ax.contourf(gx, gy, values, levels=20, cmap="RdBu_r", alpha=0.5)
     if real is not None:
-        real = torch.as_tensor(real).float().cpu()
-        ax.scatter(real[:, 0], real[:, 1], s=2, c="grey", alpha=0.3)
+        real = torch.as_tensor(real).detach().float().cpu()
+        ax.scatter(real[:, 0], real[:, 1], s=2, c="grey", alpha=0.3, label="real")
     s = snapshot["samples"]
-    ax.scatter(s[:, 0], s[:, 1], s=3, c="tab:orange")
+    ax.scatter(s[:, 0], s[:, 1], s=3, c="tab:orange", label="generated")
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
-    ax.set_title(title or f"epoch {snapshot['epoch']}")
+    title = title or (f"epoch {snapshot['epoch']}" if "epoch" in snapshot else None)
+    if title:
+        ax.set_title(title)
     return finish(fig, None, show, own)
 
 
