@@ -9,8 +9,7 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -54,7 +53,7 @@ class GAN:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     scaler: torch.amp.GradScaler  # scales fp16 losses so small gradients survive; off otherwise
-    amp_dtype: object          # the autocast dtype (bf16 / fp16), or None for fp32
+    amp_dtype: Any             # the autocast dtype (bf16 / fp16), or None for fp32
     rng: torch.Generator       # the loop's random numbers: batches, noise, augmentation
     speed: dict                # the speed switches as resolved for this device
 
@@ -64,6 +63,19 @@ class GAN:
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+
+
+@dataclass
+class EpochState:
+    """What a callback is handed after each epoch."""
+    epoch: int
+    generator: nn.Module
+    discriminator: nn.Module
+    cfg: Any
+    history: dict
+    device: torch.device
+    run: Any   # the runs.Run, or None
+    data: Any  # the data.Dataset, on the device
 
 
 def autocast_dtype(precision, device, points=False):
@@ -260,8 +272,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar)
-            state = SimpleNamespace(epoch=epoch, generator=gan.g, discriminator=gan.d, cfg=cfg,
-                                    history=history, device=gan.device, run=run, data=data)
+            state = EpochState(epoch, gan.g, gan.d, cfg, history, gan.device, run, data)
             for callback in callbacks:
                 row.update(callback(state) or {})
             record(history, row)
@@ -287,7 +298,9 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
 
 
 def run_epoch(cfg, gan, data, epoch, d_wins, bar):
-    """One epoch and its numbers: (history row, whether they are finite, epochs D has won)."""
+    """train_epoch with the epoch's bookkeeping: learning-rate decay, instance-noise annealing,
+    the one host sync, the divergence check. Returns (history row, whether its numbers are
+    finite, epochs in a row D has won)."""
     gan.g.train(), gan.d.train()
     noise_std = cfg.instance_noise * (1 - (epoch - 1) / cfg.epochs)  # annealed to 0
     if cfg.lr_decay == "linear":  # as the WGAN-GP paper's CIFAR runs; set from the epoch, so resume-safe
