@@ -135,3 +135,17 @@ def test_notebooks_import_the_package_one_way(notebook):
                 for alias in node.names:
                     if alias.name.startswith("gan_helpers"):
                         assert alias.name == "gan_helpers" and alias.asname == "gh", cell
+
+
+def test_the_layout_doc_lists_every_module_with_its_real_imports_in_order():
+    """docs/PACKAGE.md's table: every module once, its imports as they are, each after them."""
+    graph, listed = import_graph(), []
+    for line in (ROOT / "docs" / "PACKAGE.md").read_text().splitlines():
+        if line.startswith("| `") and line.split("`")[1].endswith(".py"):
+            module, said = line.split("`")[1][:-3], line.rstrip(" |").rsplit("|", 1)[1].strip()
+            if module != "__init__":
+                words = set() if said in ("nothing", "—") else {w.strip() for w in said.split(",")}
+                assert words == graph[module], f"{module}: the doc says {sorted(words)}"
+                assert graph[module] <= set(listed), f"{module} imports a module listed after it"
+            listed.append(module)
+    assert sorted(listed) == sorted(graph)
