@@ -9,15 +9,30 @@ def in_colab():
     return "google.colab" in sys.modules
 
 
+# Why a Colab Secret could not be read, by the exception google.colab.userdata.get raises.
+SECRET_PROBLEMS = {"SecretNotFoundError": "not set in Colab Secrets (the key icon on the left)",
+                   "NotebookAccessError": "access denied (the Secret's notebook-access switch is off)",
+                   "TimeoutException": "timed out (the 'grant access' dialog was not answered)"}
+_secrets = {}  # name -> (value, why missing): read once per process, each read may pop a dialog
+
+
 def colab_secret(name):
     """A Colab Secret's value, or None (not on Colab, not set, or access not granted)."""
+    return colab_secret_and_reason(name)[0]
+
+
+def colab_secret_and_reason(name):
+    """(value, None) or (None, why it is missing). On Colab, userdata.get may open a 'grant
+    access' dialog and wait for it, so the answer is cached: one dialog per process at most."""
     if not in_colab():
-        return None
-    try:
-        from google.colab import userdata
-        return userdata.get(name)
-    except Exception:  # noqa: BLE001 - SecretNotFoundError, NotebookAccessError, ...
-        return None
+        return None, "not on Colab"
+    if name not in _secrets:
+        try:
+            from google.colab import userdata
+            _secrets[name] = (userdata.get(name) or None, None)
+        except Exception as e:  # noqa: BLE001 - the three below, or a Colab we do not know
+            _secrets[name] = (None, SECRET_PROBLEMS.get(type(e).__name__, f"{type(e).__name__}: {e}"))
+    return _secrets[name]
 
 
 def output_root(output_dir="outputs", use_drive=False):
@@ -53,10 +68,14 @@ def pick_device(name="auto"):
 def gpu_report():
     """One line on the hardware this notebook will train on."""
     if torch.cuda.is_available():
+        from .train import auto_gpu_precision
         p = torch.cuda.get_device_properties(0)
-        bf16 = "yes" if torch.cuda.is_bf16_supported() else "no (fp16 + grad scaler instead)"
+        auto = {"bf16": "bf16 (native on compute capability 8.0+)",
+                "fp16": "fp16 + grad scaler (no native bf16 below compute capability 8.0)",
+                "fp32": "fp32 (no fast half precision below compute capability 7.0)"}
         return (f"GPU: {p.name}, {p.total_memory / 2**30:.0f} GiB, compute capability "
-                f"{p.major}.{p.minor}, bf16: {bf16}; torch {torch.__version__}")
+                f"{p.major}.{p.minor}; precision='auto' uses {auto[auto_gpu_precision(0)]}; "
+                f"torch {torch.__version__}")
     hint = " On Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
     return f"No GPU: training runs on the CPU ({torch.get_num_threads()} threads).{hint}"
 

@@ -90,6 +90,7 @@ def _torchvision_set(name):
     from torchvision import datasets
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
     root = data_dir()
+    prefer_working_mirrors(cls)
     try:
         ds = cls(root=str(root), train=True, download=_may_download())
     except RuntimeError as e:  # torchvision: "Dataset not found. You can use download=True"
@@ -99,6 +100,30 @@ def _torchvision_set(name):
             f"*-ubyte(.gz) files there, or point {DATA_ENV} at the folder that holds "
             f"{cls.__name__}/raw.") from e
     return Dataset(name, ds.data.unsqueeze(1).contiguous(), ds.targets.clone())
+
+
+DEAD_MIRRORS = ("yann.lecun.com",)  # answers 403/404 since 2024 (pytorch/vision#8568)
+
+
+def prefer_working_mirrors(cls):
+    """Put the mirrors that still answer first in torchvision's list (cls.mirrors, a class
+    attribute its download tries in order); older torchvision tries yann.lecun.com first."""
+    mirrors = list(getattr(cls, "mirrors", []))
+    cls.mirrors = sorted(mirrors, key=lambda url: any(dead in url for dead in DEAD_MIRRORS))
+    return cls.mirrors
+
+
+def prepare_datasets(names):
+    """Download the named torchvision sets once, here, if missing: a sweep's parent does this
+    before --jobs > 1 variants start, so their kernels do not all download at once into the
+    same folder. Nothing happens where downloads are off (GAN_HELPERS_NO_DOWNLOAD=1): the
+    variants then report a missing data set themselves. Returns the names it prepared."""
+    names = sorted({n for n in names if n in ("mnist", "fashion_mnist")})
+    if not _may_download():
+        return []
+    for name in names:
+        _torchvision_set(name)
+    return names
 
 
 def _may_download():

@@ -23,6 +23,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +35,8 @@ from tqdm.auto import tqdm
 
 from .compare import compare_runs, format_table
 from .config import quick_mode
+from .data import prepare_datasets
+from .tracking import child_env
 
 
 # ---- the notebook's parameters ---------------------------------------------------------------
@@ -184,7 +187,7 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     root = Path(out).resolve()
     sweep_dir = root / name
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    env = child_env()  # with the W&B key from Colab Secrets / `wandb login`, in the environment only
     if quick is not None:
         env["GAN_HELPERS_QUICK"] = "1" if quick else "0"
     mode = "quick" if quick_mode(env) else "full"
@@ -203,6 +206,9 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     if len(todo) < len(variants):
         print(f"Skipping {len(variants) - len(todo)} finished variant(s) of {sweep_dir}.")
     jobs = max(int(jobs), 1)
+    if jobs > 1 and todo:  # download once here, not in several kernels at once
+        defaults = notebook_parameters(notebook)
+        prepare_datasets({params_of(v).get("dataset", defaults.get("dataset")) for v in todo})
     gpus = _gpu_ids(env)
     free_gpus = queue.Queue()  # a running variant holds one GPU; the next one takes a free GPU
     for slot in range(jobs):
@@ -246,8 +252,10 @@ def _status(sweep_dir, variant):
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _run_variant(notebook, sweep_dir, variant, params, env, mode="full"):
-    """papermill in its own process; the executed notebook and log end in the run folder."""
+def _run_variant(notebook, sweep_dir, variant, params, env, mode="full", forward_signals=False):
+    """papermill in its own process; the executed notebook and log end in the run folder.
+    forward_signals (the W&B agent's entry point, main thread only): papermill runs in a
+    process group of its own and SIGTERM/SIGINT sent to this process stop it and its kernel."""
     work = sweep_dir / "notebooks"
     work.mkdir(exist_ok=True)
     run_dir = sweep_dir / variant
@@ -258,12 +266,15 @@ def _run_variant(notebook, sweep_dir, variant, params, env, mode="full"):
            str(notebook.parent), "--log-output", "--no-progress-bar", "-y", json.dumps(params)]
     started = time.perf_counter()
     with open(log, "w") as f:
-        proc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=forward_signals)
+        stopped_by = _wait_forwarding_signals(proc) if forward_signals else proc.wait()
     status = {"variant": variant, "params": params, "mode": mode,
               "seconds": time.perf_counter() - started,
               "status": "finished" if proc.returncode == 0 else "failed", "error": None}
-    if proc.returncode:
+    if forward_signals and stopped_by:
+        status["error"] = f"stopped by {signal.Signals(stopped_by).name} (papermill and its kernel ended)"
+    elif proc.returncode:
         status["error"] = _error_line(executed, log)
     if run_dir.is_dir():
         for src, dst in ((executed, "executed.ipynb"), (log, "papermill.log")):
@@ -272,6 +283,73 @@ def _run_variant(notebook, sweep_dir, variant, params, env, mode="full"):
         status["run_dir"] = str(run_dir)
     (sweep_dir / "status" / f"{variant}.json").write_text(json.dumps(status, indent=2, default=str))
     return status
+
+
+def _wait_forwarding_signals(proc):
+    """Wait for papermill; a SIGTERM (how `wandb agent` stops a run) or SIGINT meanwhile stops
+    papermill and its kernel. Returns the signal that stopped the run, or None."""
+    received, groups = [], set()
+
+    def stop(signum, frame):
+        received.append(signum)
+        groups.update(_process_groups(proc.pid))
+        _signal_groups(groups, signal.SIGTERM)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while proc.poll() is None:  # short naps rather than one wait(): the handler runs promptly
+            time.sleep(0.2)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if received:  # whatever has not ended 10 s after SIGTERM is killed
+        deadline = time.monotonic() + 10
+        while any(_signal_groups([g], 0) for g in groups) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_groups(groups, signal.SIGKILL)
+    return received[0] if received else None
+
+
+def _process_groups(pid):
+    """The process groups of `pid` and of every process below it. The kernel has its own:
+    jupyter_client starts it in a new session, so a signal to papermill's group misses it."""
+    groups = {pid}
+    for child in _descendants(pid):
+        try:
+            groups.add(os.getpgid(child))
+        except ProcessLookupError:
+            pass
+    groups.discard(os.getpgrp())  # never this process's own group
+    return groups
+
+
+def _signal_groups(groups, sig):
+    """Send sig to each process group; True if any of them still exists."""
+    alive = False
+    for group in groups:
+        try:
+            os.killpg(group, sig)
+            alive = True
+        except (ProcessLookupError, PermissionError):
+            pass
+    return alive
+
+
+def _descendants(pid):
+    """Every process below `pid` (Linux /proc; elsewhere none: then only the group is stopped)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
 
 
 def _error_line(executed, log):
@@ -358,9 +436,10 @@ def agent(notebook, argv, out="outputs/sweeps"):
     sweep_dir = Path(out).resolve() / sweep
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
     params = {**params, "experiment": sweep, "output_dir": str(sweep_dir.parent), "run_name": variant}
-    if "wandb_mode" in notebook_parameters(notebook):
+    offline = os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun")
+    if "wandb_mode" in notebook_parameters(notebook) and not offline:
         params["wandb_mode"] = "online"  # the agent is logged in; the run joins the sweep
-    return _run_variant(notebook, sweep_dir, variant, params, dict(os.environ))
+    return _run_variant(notebook, sweep_dir, variant, params, child_env(), forward_signals=True)
 
 
 # ---- command line ---------------------------------------------------------------------------------

@@ -38,17 +38,35 @@ def autocast_dtype(precision, device, points=False):
             return None
         if not cuda:  # bf16 pays on CPUs with native bf16 units (AVX512-BF16, AMX), not others
             return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[auto_gpu_precision(device)]
     if precision == "fp32":
         return None
     if precision == "bf16":
-        if cuda and not torch.cuda.is_bf16_supported():
-            raise ValueError("precision='bf16' is not supported by this GPU (e.g. a Colab T4); "
-                             "use precision='fp16' (with a grad scaler) or 'auto'.")
+        if cuda and cuda_capability(device) < (8, 0):
+            major, minor = cuda_capability(device)
+            raise ValueError(f"precision='bf16' needs a GPU of compute capability 8.0 or newer "
+                             f"(A100, L4, H100); this one is {major}.{minor} (a Colab T4 is 7.5), where "
+                             f"bf16 is only emulated and its convolutions are slow or fail. Use "
+                             f"precision='fp16' (with a grad scaler) or 'auto'.")
         return torch.bfloat16
     if not cuda:
         raise ValueError(f"precision='fp16' needs a CUDA GPU; on {device.type} use 'fp32' or 'bf16'.")
     return torch.float16
+
+
+def cuda_capability(device=None):
+    """(major, minor) compute capability of the GPU (a T4 is (7, 5), an A100 (8, 0))."""
+    return torch.cuda.get_device_capability(device)
+
+
+def auto_gpu_precision(device=None):
+    """What precision='auto' uses on this GPU: 'bf16' from compute capability 8.0 (native bf16
+    units), 'fp16' + grad scaler on 7.x (tensor cores for fp16 only, e.g. Colab's T4), 'fp32'
+    below. Not torch.cuda.is_bf16_supported(): it also answers True where bf16 is only emulated."""
+    capability = cuda_capability(device)
+    if capability >= (8, 0):
+        return "bf16"
+    return "fp16" if capability >= (7, 0) else "fp32"
 
 
 def cpu_has_bf16():
@@ -160,6 +178,10 @@ def run_epoch(t, cfg, noise_std=0.0, on_step=None, max_steps=None):
         fake, stats = t.step_d(real, noise_std, g_turn)
         if g_turn:
             stats = stats + t.step_g(fake, noise_std)
+        # One grad-scaler update per iteration, after every optimiser of the iteration has
+        # stepped (PyTorch's AMP recipe for several optimisers): an update after each step
+        # would count every iteration twice towards the scale's growth.
+        t.scaler.update()
         sums += stats
         if on_step is not None:
             on_step()
@@ -296,8 +318,7 @@ def _make_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
             loss = loss + cfg.gp_lambda * gp
         opt_d.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
-        scaler.step(opt_d)
-        scaler.update()
+        scaler.step(opt_d)  # scaler.update() once per iteration, in run_epoch
         if cfg.loss == "wgan":
             with torch.no_grad():
                 for p in d.parameters():
@@ -313,7 +334,6 @@ def _make_steps(cfg, g, d, opt_g, opt_d, scaler, amp_dtype, gen, speed):
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt_g)
-        scaler.update()
         d.requires_grad_(True)
         return torch.stack([zero, loss.detach(), zero, zero, zero, zero])
 
