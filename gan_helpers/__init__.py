@@ -23,4 +23,7 @@ def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", r
               use_drive=False):
     """A run folder under output_dir/experiment (created when training starts); on Colab
     with use_drive=True it lives on Google Drive so a disconnect keeps the checkpoints."""
+    # papermill's `-p run_name 123` arrives as a number: names are text, whatever was typed
+    experiment, output_dir = str(experiment), str(output_dir)
+    run_name = "" if run_name is None else str(run_name)
     return Run(cfg, experiment, colab.output_root(output_dir, use_drive), run_name, resume)

@@ -29,10 +29,57 @@ def colab_secret_and_reason(name):
     if name not in _secrets:
         try:
             from google.colab import userdata
-            _secrets[name] = (userdata.get(name) or None, None)
+            value = userdata.get(name)
+            _secrets[name] = (value, None) if value else (None, "empty in Colab Secrets")
         except Exception as e:  # noqa: BLE001 - the three below, or a Colab we do not know
             _secrets[name] = (None, SECRET_PROBLEMS.get(type(e).__name__, f"{type(e).__name__}: {e}"))
     return _secrets[name]
+
+
+def after_parameters(namespace):
+    """The cell right after the parameters cell: a name papermill injected that the parameters
+    cell does not have stops the notebook here (papermill itself only warns and runs the
+    defaults); with use_drive=True, Drive is mounted now, so Colab's popup comes at the start
+    of Run All, not in the middle of it."""
+    check_parameter_names(namespace)
+    if namespace.get("use_drive"):
+        mount_drive()
+
+
+def check_parameter_names(namespace):
+    """Compare the names papermill's injected cell assigns with the parameters cell's names.
+    The kernel keeps the source of every cell it ran in `In` (IPython's input history):
+    papermill's injected cell starts with '# Parameters', the parameters cell has #@param fields."""
+    import ast
+    cells = list(namespace.get("In") or [])
+    injected = [i for i, text in enumerate(cells) if text.lstrip().startswith("# Parameters")]
+    if not injected:
+        return  # not run by papermill
+    declared = [text for text in cells[:injected[-1]] if "#@param" in text]
+    if not declared:
+        return
+
+    def names(text):
+        return [t.id for node in ast.parse(text).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)]
+
+    known = names(declared[-1])
+    for name in names(cells[injected[-1]]):
+        if name not in known:
+            close = _closest_names(name, known)
+            hint = (f"did you mean {' or '.join(map(repr, close))}?" if close else
+                    f"its parameters: {', '.join(known)}.")
+            raise NameError(f"this notebook has no parameter {name!r} (papermill -p {name} ... "
+                            f"would otherwise be ignored and the defaults run); {hint}")
+
+
+def _closest_names(name, known):
+    """Names a typo most likely meant: by initials first (learning_rte -> lr_g, lr_d), since
+    spelling similarity alone misses abbreviations, else by spelling."""
+    import difflib
+    initials = "".join(word[0] for word in name.split("_") if word)
+    by_initials = [k for k in known if k.split("_")[0] == initials and len(initials) > 1]
+    return by_initials[:2] or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
 
 
 def output_root(output_dir="outputs", use_drive=False):

@@ -98,7 +98,7 @@ class RunConfig:
 
         Quick mode (env GAN_HELPERS_QUICK=1) then shrinks the run; the config is validated.
         """
-        cfg = cls(**{k: params[k] for k in cls.field_names() if k in params})
+        cfg = cls(**_parse_literals({k: params[k] for k in cls.field_names() if k in params}))
         _check_types(cfg)  # before quick mode compares numbers
         if quick_mode():
             cfg = cfg.quick(quiet=quiet)
@@ -257,6 +257,25 @@ def _check_types(cfg):
                 expected += ", or None (the preset's or the automatic value)"
             raise ValueError(f"{f.name}={value!r} has the wrong type ({type(value).__name__}): "
                              f"expected {expected}.")
+
+
+def _parse_literals(values):
+    """Lists and tuples given as text, as papermill's `-p g_strides "[1, 2, 2]"` and
+    `-p betas_g "(0.5, 0.999)"` hand them over (it converts only numbers, True/False/None)."""
+    import ast
+    kinds = {f.name: typing.get_args(f.type) or (f.type,) for f in fields(RunConfig)}
+    out = dict(values)
+    for name, value in values.items():
+        sequence = [k for k in kinds[name] if k in (list, tuple)]
+        if not sequence or not isinstance(value, str) or value.strip()[:1] not in ("[", "("):
+            continue
+        try:
+            parsed = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise ValueError(f"{name}={value!r} is not a valid Python list or tuple: write it as "
+                             f"{_TYPE_WORDS[sequence[0]].split('such as ')[-1]}.") from None
+        out[name] = tuple(parsed) if sequence[0] is tuple and isinstance(parsed, list) else parsed
+    return out
 
 
 def _suggest(value, valid):
