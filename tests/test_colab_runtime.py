@@ -87,10 +87,11 @@ def fake_colab(monkeypatch, outcome):
             return FAKE_KEY
         raise type(outcome, (Exception,), {})(f"{outcome} for {name}")
 
-    google, package = types.ModuleType("google"), types.ModuleType("google.colab")
+    import google.protobuf  # noqa: F401 - the real `google` package (wandb needs it) stays
+    import wandb  # noqa: F401 - imported for real before the stand-in joins `google`
+    google, package = sys.modules["google"], types.ModuleType("google.colab")
     package.userdata = types.SimpleNamespace(get=get)
-    google.colab = package
-    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setattr(google, "colab", package, raising=False)
     monkeypatch.setitem(sys.modules, "google.colab", package)
     monkeypatch.setitem(sys.modules, "google.colab.userdata", package.userdata)
     monkeypatch.setattr(colab, "_secrets", {})
