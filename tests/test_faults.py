@@ -222,7 +222,8 @@ def test_wandb_key_never_lands_in_any_file(mnist_ready, tmp_path):
 # ---- issue 14: nothing a student does loses their work ------------------------------------
 def _fake_state(epoch, size=8):
     """A checkpoint with every key train() saves (real tensors, a real torch.save)."""
-    state = {k: {} for k in gh.tracking.CHECKPOINT_KEYS}
+    state = {k: {} for k in ("epoch", "config", "generator", "discriminator", "opt_g", "opt_d",
+                              "scaler", "fixed_noise", "history", "rng")}
     state.update(epoch=epoch, config={}, generator={"w": torch.full((size,), float(epoch))})
     return state
 
