@@ -230,17 +230,25 @@ def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, pr
             bar.update(1)
 
     started = []
-    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        list(pool.map(work, range(len(todo)), todo))
-    except KeyboardInterrupt:  # Ctrl-C: start nothing new, say where things stand
-        pool.shutdown(wait=False, cancel_futures=True)
+        _run_all(work, todo, jobs)
+    except KeyboardInterrupt:  # Ctrl-C: say where things stand, then stop as asked
         bar.close()
         print(interrupted_summary(sweep_dir, variants, todo, started, done), file=sys.stderr)
         raise
-    pool.shutdown()
     bar.close()
     return summarise(sweep_dir, variants)
+
+
+def _run_all(work, todo, jobs):
+    """work(i, variant) for every variant, `jobs` at a time; on Ctrl-C nothing new starts."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        list(pool.map(work, range(len(todo)), todo))
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def interrupted_summary(sweep_dir, variants, todo, started, done):
@@ -463,8 +471,6 @@ def main(argv=None):
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # run_sweep has said what finished and how to resume
-        return 130
     print(result.table(["variant", *grid, "status", "d_loss", "g_loss", "s_per_epoch", "error"]))
     print(f"\nSummary: {result.path / 'summary.md'}")
     if result.failed:
@@ -474,4 +480,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # run_sweep has said what finished and how to resume
+        sys.exit(130)

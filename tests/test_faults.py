@@ -170,7 +170,7 @@ BAD_CONFIGS = [
     (dict(batch_size=1), "g_norm='batch'"),
     (dict(batch_size=1, preset="dcgan64", image_size=64), "g_norm and d_norm"),
     (dict(noise_dim=10**9), "noise_dim"), (dict(seed=2**64), "seed"),
-    (dict(g_kernel=0, upsample="nearest"), "g_kernel"), (dict(d_kernel=[0, 5]), "d_kernel"),
+    (dict(g_kernel=0, upsample="nearest"), "g_kernel"),
 ]
 
 
