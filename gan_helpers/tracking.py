@@ -160,7 +160,7 @@ class Run:
 
     def finish(self, history):
         """Final figures (GIF, loss curves) and close W&B."""
-        frames = sorted(self.images_dir.glob("epoch_*.png"))
+        frames = epoch_files(self.images_dir, "png")
         if frames:
             viz.make_gif(frames, self.path / "samples.gif")
         viz.plot_losses(history, save_to=self.path / "losses.png", show=False)
@@ -236,12 +236,17 @@ def load_generator(run_dir):
 
 # ---- checkpoint files: one loader, one fallback rule ---------------------------------------
 
-def checkpoint_files(folder):
-    """epoch_*.pt oldest first by epoch NUMBER: as text, epoch_1000 would sort before epoch_998."""
+def epoch_files(folder, ext):
+    """epoch_*.<ext> oldest first by epoch NUMBER: as text, epoch_1000 would sort before
+    epoch_998 (checkpoints pruned as they are written, GIF frames out of order)."""
     def number(path):
         digits = path.stem.split("_", 1)[1]
         return int(digits) if digits.isdigit() else -1
-    return sorted(Path(folder).glob("epoch_*.pt"), key=number)
+    return sorted(Path(folder).glob(f"epoch_*.{ext}"), key=number)
+
+
+def checkpoint_files(folder):
+    return epoch_files(folder, "pt")
 
 
 def load_newest(folder, keys=CHECKPOINT_KEYS):

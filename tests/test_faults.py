@@ -237,6 +237,9 @@ def test_checkpoints_past_epoch_999_are_kept_and_resumed_from(small_cfg, tmp_pat
         assert written.exists(), f"epoch {epoch}'s checkpoint was deleted as it was written"
     assert [p.name for p in run.checkpoints()] == ["epoch_1000.pt", "epoch_1001.pt"]
     assert run.load_checkpoint()["epoch"] == 1001
+    for epoch in (999, 1000):  # the GIF's frames and "last samples" go by number as well
+        (run.images_dir / f"epoch_{epoch:03d}.png").write_bytes(b"")
+    assert gh.tracking.epoch_files(run.images_dir, "png")[-1].name == "epoch_1000.png"
 
 
 def test_two_runs_with_one_name_get_two_folders(small_cfg, tmp_path):
