@@ -274,8 +274,9 @@ def _check_finite(cfg):
         values = value if isinstance(value, (list, tuple)) else [value]
         for v in values:
             if isinstance(v, float) and not math.isfinite(v):
+                default = "None, the preset's value" if f.default is None else repr(f.default)
                 raise ValueError(f"{f.name}={value!r} is not a finite number: give a real value "
-                                 f"(the default is {f.default!r}).")
+                                 f"(the default is {default}).")
 
 
 def _check_sizes(cfg):
