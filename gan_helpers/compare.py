@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from PIL import Image
 
+from .tracking import epoch_files
 from .viz import _finish
 
 METRICS = ("class_coverage", "class_kl", "fid", "kid", "modes_captured", "high_quality_fraction")
@@ -76,7 +77,7 @@ def plot_comparison(run_dirs, labels, histories, show=True, save_to=None):
         ax.legend(fontsize=8)
     for i, (label, run_dir) in enumerate(zip(labels, run_dirs)):
         ax = fig.add_subplot(grid[1, i])
-        frames = sorted((run_dir / "images").glob("epoch_*.png"))
+        frames = epoch_files(run_dir / "images", "png")
         if frames:
             ax.imshow(Image.open(frames[-1]), cmap="gray")
         ax.set_title(label, fontsize=9)

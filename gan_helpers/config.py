@@ -7,6 +7,7 @@ take their value from the named preset (see `models.PRESETS`).
 import dataclasses
 import difflib
 import json
+import math
 import os
 import re
 import typing
@@ -25,6 +26,10 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 IMAGE_SIZES = (28, 32, 64, 128)
 AUGMENTATIONS = ("none", "flip", "diffaug", "rotate", "erase", "crop")  # see augment.py
+# The papers' noise vectors have 100 (DCGAN) to 512 (StyleGAN) entries. G's first layer has
+# noise_dim x (its width) weights, so a typo like 1e9 would try to allocate terabytes.
+MAX_NOISE_DIM = 4096
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes 64-bit seeds; beyond that it raises deep inside
 
 
 @dataclass
@@ -137,6 +142,7 @@ class RunConfig:
     def validate(self):
         """Raise ValueError naming the field and what to change; returns self."""
         _check_types(self)
+        _check_finite(self)
         _choice("dataset", self.dataset, DATASETS)
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -152,6 +158,7 @@ class RunConfig:
             _int(name, getattr(self, name), low=1)
         for name in ("max_images", "n_critic", "seed"):
             _int(name, getattr(self, name), low=0)
+        _check_sizes(self)
         for name in ("lr_g", "lr_d"):
             value = _number(name, getattr(self, name))
             if value <= 0 or value >= 1:
@@ -189,7 +196,7 @@ class RunConfig:
             raise ValueError("dataset='folder' needs data_path: the folder of your images "
                              "(or the .pt file written by data_scripts/prepare_images.py).")
         from .models import resolve_architecture  # shapes are checked where they are built
-        resolve_architecture(self)
+        _check_batch_norm(self, resolve_architecture(self))
         return self
 
     # ---- JSON ---------------------------------------------------------------------------
@@ -276,6 +283,40 @@ def _parse_literals(values):
                              f"{_TYPE_WORDS[sequence[0]].split('such as ')[-1]}.") from None
         out[name] = tuple(parsed) if sequence[0] is tuple and isinstance(parsed, list) else parsed
     return out
+
+
+def _check_finite(cfg):
+    """NaN slips through every range check (all comparisons with NaN are False) and inf
+    breaks the optimiser: refuse both in every number field, naming the field."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                default = "None, the preset's value" if f.default is None else repr(f.default)
+                raise ValueError(f"{f.name}={value!r} is not a finite number: give a real value "
+                                 f"(the default is {default}).")
+
+
+def _check_sizes(cfg):
+    if cfg.noise_dim > MAX_NOISE_DIM:
+        raise ValueError(f"noise_dim={cfg.noise_dim} is too large: at most {MAX_NOISE_DIM}. It is "
+                         f"the length of the random vector z (DCGAN used 100, StyleGAN 512), and G's "
+                         f"first layer grows with it (1e9 would need terabytes).")
+    if cfg.seed > MAX_SEED:
+        raise ValueError(f"seed={cfg.seed} is too large: use a whole number from 0 to 2**64 - 1 "
+                         f"(torch's random generators take 64-bit seeds), e.g. seed=42.")
+
+
+def _check_batch_norm(cfg, arch):
+    """BatchNorm normalises over the batch: with one image per batch it has nothing to
+    normalise with and torch fails at the first step."""
+    if cfg.batch_size == 1 and "batch" in (arch.g_norm, arch.d_norm):
+        which = " and ".join(n for n, v in (("g_norm", arch.g_norm), ("d_norm", arch.d_norm))
+                             if v == "batch")
+        raise ValueError(f"batch_size=1 cannot train with BatchNorm ({which}='batch'): it needs "
+                         f"more than one image per batch. Use batch_size >= 2 (the seeds used 64 to "
+                         f"256), or set {which} to 'instance', 'layer' or 'none'.")
 
 
 def _suggest(value, valid):

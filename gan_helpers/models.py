@@ -149,8 +149,13 @@ def _int_list(name, value, allow_empty=False):
         value = [v for v in value.replace(" ", "").split(",") if v]
     try:
         out = [int(v) for v in value]
+        # int(1.9) is 1: a fraction would train as another architecture than the one recorded
+        fractions = [v for v in value if isinstance(v, float) and not v.is_integer()]
     except (TypeError, ValueError):
         raise ValueError(f"{name}={value!r} must be a list of whole numbers, e.g. [256, 128, 64].")
+    if fractions:
+        raise ValueError(f"{name}={value!r} holds {fractions[0]!r}, not a whole number: every "
+                         f"entry is a count (channels, a stride, a kernel size), e.g. [1, 2, 2].")
     if (not out and not allow_empty) or any(v < 1 for v in out):
         raise ValueError(f"{name}={value!r} must be a non-empty list of positive whole numbers.")
     return out
@@ -163,6 +168,9 @@ def _per_layer(name, value, n):
     if len(kernels) != n:
         raise ValueError(f"{name} has {len(kernels)} entries but there are {n} layers: "
                          f"give one kernel for all layers or exactly one per layer.")
+    if any(k < 1 for k in kernels):  # a 0x0 kernel sees nothing; torch fails deep inside
+        raise ValueError(f"{name}={value!r}: every kernel size must be >= 1 (the presets use "
+                         f"3 to 8, e.g. {name}=4).")
     return kernels
 
 

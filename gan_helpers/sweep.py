@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,6 +188,11 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     root = Path(out).resolve()
     sweep_dir = root / name
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
+    with sweep_lock(sweep_dir):  # one sweep at a time per folder
+        return _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress)
+
+
+def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress):
     env = child_env()  # with the W&B key from Colab Secrets / `wandb login`, in the environment only
     if quick is not None:
         env["GAN_HELPERS_QUICK"] = "1" if quick else "0"
@@ -219,6 +225,7 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
         if i < jobs:
             time.sleep(i * 3.0)  # staggered first starts: no kernel-start races
         gpu = free_gpus.get()
+        started.append(variant)
         job_env = dict(env)
         if gpu is not None:
             job_env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -228,10 +235,65 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
             free_gpus.put(gpu)
             bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(work, range(len(todo)), todo))
+    started = []
+    try:
+        _run_all(work, todo, jobs)
+    except KeyboardInterrupt:  # Ctrl-C: say where things stand, then stop as asked
+        bar.close()
+        print(interrupted_summary(sweep_dir, variants, todo, started, done), file=sys.stderr)
+        raise
     bar.close()
     return summarise(sweep_dir, variants)
+
+
+def _run_all(work, todo, jobs):
+    """work(i, variant) for every variant, `jobs` at a time; on Ctrl-C nothing new starts."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        list(pool.map(work, range(len(todo)), todo))
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def interrupted_summary(sweep_dir, variants, todo, started, done):
+    """What finished (kept), what was cut off, what never started, and how to go on."""
+    finished = [v for v in variants if done(v)]
+    cut = [v for v in started if v not in finished]
+    waiting = [v for v in todo if v not in started]
+    return (f"\nSweep {sweep_dir} interrupted.\n"
+            f"  finished ({len(finished)}, kept): {', '.join(finished) or '-'}\n"
+            f"  interrupted ({len(cut)}): {', '.join(cut) or '-'}\n"
+            f"  not started ({len(waiting)}): {', '.join(waiting) or '-'}\n"
+            f"Re-run the same command to resume: finished variants are skipped, the interrupted "
+            f"ones start again (their partial folders are kept aside as <variant>.failed-<time>).")
+
+
+@contextmanager
+def sweep_lock(sweep_dir):
+    """Hold <sweep>/sweep.lock while the sweep runs. Two sweeps on one folder would run every
+    variant twice and rename each other's live run folders; the second is refused instead.
+    flock is released by the kernel when the process ends, so a killed sweep leaves no
+    stale lock behind (Linux and macOS, as on Colab)."""
+    import fcntl
+    f = open(sweep_dir / "sweep.lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise ValueError(f"the sweep folder {sweep_dir} is in use by another sweep ({holder}). "
+                         f"Wait for it to finish (then re-running skips what it finished), or "
+                         f"give this sweep another --name or --out.") from None
+    f.truncate(0)
+    f.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.close()  # closing releases the lock
 
 
 def _digest(variants, sets):
@@ -497,4 +559,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # run_sweep has said what finished and how to resume
+        sys.exit(130)

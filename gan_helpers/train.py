@@ -23,6 +23,12 @@ from .models import build_models
 
 STATS = ("d_loss", "g_loss", "d_real", "d_fake", "gp", "grad_norm")
 D_WINS_EPOCHS = 3  # epochs in a row of D(G(z)) ~ 0 with an exploding G loss = divergence
+# A loss that grows by orders of magnitude is divergence too. BCE, hinge and LSGAN losses of a
+# healthy run stay below ~20 (per-sample losses of a probability or a margin), so an epoch mean
+# beyond 1e3 means the weights blew up. WGAN critic values drift freely (only differences mean
+# something), so there the bound is relative: 1e4 x the first epoch's magnitude (at least 1).
+EXPLODED_LOSS = 1e3
+EXPLODED_RATIO_WGAN = 1e4
 
 
 class DivergenceError(RuntimeError):
@@ -209,6 +215,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     saved = run.load_checkpoint() if run is not None and run.resume else None
     if saved is not None:
         run.check_resumable(saved["config"])
+        check_epochs_left(cfg, saved["epoch"], run.path)  # before anything is rewritten
         g.load_state_dict(saved["generator"])
         d.load_state_dict(saved["discriminator"])
         opt_g.load_state_dict(saved["opt_g"])
@@ -218,8 +225,10 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
         history, start = saved["history"], saved["epoch"]
         set_rng_state(saved["rng"], gen)
         print(f"Resuming {run.path} after epoch {start} of {cfg.epochs}.")
+    weights = weights_origin(g, saved)
     if run is not None:
-        run.open(device, parameters=[sum(p.numel() for p in m.parameters()) for m in (g, d)])
+        run.open(device, parameters=[sum(p.numel() for p in m.parameters()) for m in (g, d)],
+                 weights=weights)
     if run is not None and saved is None:
         run.save_snapshot(0, _sample(g, fixed_noise), _critic_for_plot(cfg, d))
 
@@ -243,7 +252,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             row = dict(epoch=epoch, **means, epoch_seconds=time.perf_counter() - t0)
-            d_wins, finite = _check_divergence(cfg, row, d_wins)
+            d_wins, finite = _check_divergence(cfg, row, d_wins, first=_first_epoch(history, row))
             row.update(zip(grad_names, host[len(STATS):]))  # scaler.step unscaled fp16 grads
             bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
                             s_per_epoch=f"{row['epoch_seconds']:.1f}")
@@ -253,6 +262,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
                 row.update(callback(state) or {})
             record(history, row)
             history["total_seconds"] = time.perf_counter() - started
+            _count_trained(g, d, n_steps, run)
             if run is not None:
                 snap = None
                 if epoch % cfg.snapshot_every == 0 or epoch == cfg.epochs:
@@ -368,17 +378,19 @@ def _epoch_means(sums, n_steps, cfg):
     return means
 
 
-def _check_divergence(cfg, row, d_wins):
-    """NaN/inf, or D winning outright for D_WINS_EPOCHS epochs: stop (or warn) with advice.
-    Returns (epochs in a row D has won, whether this epoch's numbers are finite)."""
+def _check_divergence(cfg, row, d_wins, first=None):
+    """NaN/inf, a loss exploded by orders of magnitude, or D winning outright for
+    D_WINS_EPOCHS epochs: stop (or warn) with advice. `first`: the run's first epoch row.
+    Returns (epochs in a row D has won, whether this epoch's weights are worth keeping)."""
     values = [v for k, v in row.items() if isinstance(v, float)]
     bad = not all(np.isfinite(values))
+    exploded = None if bad else _exploded(cfg, row, first or row)
     if cfg.loss == "bce" and row["d_fake"] < 0.01 and row["g_loss"] > 6:
         d_wins += 1
     else:
         d_wins = 0
-    if bad or d_wins >= D_WINS_EPOCHS:
-        what = ("a loss became NaN/inf" if bad else
+    if bad or exploded or d_wins >= D_WINS_EPOCHS:
+        what = ("a loss became NaN/inf" if bad else exploded or
                 f"the discriminator won outright for {D_WINS_EPOCHS} epochs "
                 f"(D(G(z)) = {row['d_fake']:.4f}, G loss = {row['g_loss']:.1f})")
         message = (f"Training diverged at epoch {row['epoch']}: {what}. Likely causes: a "
@@ -390,7 +402,65 @@ def _check_divergence(cfg, row, d_wins):
             raise DivergenceError(message)
         print("WARNING:", message)
         d_wins = 0
-    return d_wins, not bad
+    return d_wins, not (bad or exploded)
+
+
+def _exploded(cfg, row, first):
+    """'the D loss exploded to 3.3e+05 ...' when a loss is beyond its family's bound, else None."""
+    for key, who in (("d_loss", "D"), ("g_loss", "G")):
+        if cfg.loss in ("wgan", "wgan-gp"):
+            limit = EXPLODED_RATIO_WGAN * max(abs(first[key]), 1.0)
+            rule = f"{EXPLODED_RATIO_WGAN:g} x its first epoch's {first[key]:.3g}"
+        else:
+            limit, rule = EXPLODED_LOSS, f"{EXPLODED_LOSS:g}, where a healthy {cfg.loss} loss stays below ~20"
+        if abs(row[key]) > limit:
+            return f"the {who} loss exploded to {row[key]:.3g} (beyond {rule})"
+    return None
+
+
+def _first_epoch(history, row):
+    """The first epoch's losses of this run (from the history when resuming), else this row."""
+    if history["epoch"] and history["d_loss"][0] is not None:
+        return {"d_loss": history["d_loss"][0], "g_loss": history["g_loss"][0]}
+    return row
+
+
+# ---- where the weights came from ------------------------------------------------------------
+# train() marks the generator with what it has been trained for, so re-running a notebook's
+# training cell with the same G, D (already trained) is not mistaken for a fresh run.
+TRAINED_MARK = "_gan_lab_trained"
+
+
+def weights_origin(g, saved=None):
+    """{"from": "fresh init" | "continued in memory" | "checkpoint", ...}, printed when not fresh."""
+    if saved is not None:
+        return {"from": "checkpoint", "epochs_before": saved["epoch"]}
+    mark = getattr(g, TRAINED_MARK, None)
+    if not mark:
+        return {"from": "fresh init"}
+    print(f"Note: these G and D were already trained for {mark['epochs']} epochs "
+          f"({mark['steps']} steps{', run ' + mark['run'] if mark['run'] else ''}) in this session: "
+          f"this run continues from those weights, its epoch 1 is not a fresh start. For a fresh "
+          f"start rebuild them first: G, D = gh.build_models(cfg).")
+    return {"from": "continued in memory", "epochs_before": mark["epochs"],
+            "steps_before": mark["steps"], "previous_run": mark["run"]}
+
+
+def _count_trained(g, d, n_steps, run):
+    for net in (g, d):
+        mark = getattr(net, TRAINED_MARK, None) or {"epochs": 0, "steps": 0, "run": None}
+        mark = {"epochs": mark["epochs"] + 1, "steps": mark["steps"] + n_steps,
+                "run": str(run.path) if run is not None else mark["run"]}
+        setattr(net, TRAINED_MARK, mark)  # a plain attribute: not saved in state_dict
+
+
+def check_epochs_left(cfg, done, path):
+    """Resuming with fewer epochs than are done would mislabel the run and rewrite its
+    hyperparameters.json: refused before anything is written."""
+    if cfg.epochs < done:
+        raise ValueError(f"epochs={cfg.epochs} but {path} has already trained {done} epochs: set "
+                         f"epochs to {done} or more to resume it (epochs={done} only redraws its "
+                         f"figures), or set resume=False for a new run.")
 
 
 @torch.no_grad()

@@ -139,7 +139,8 @@ def show_run(run_dir, show_gif=True):
     import json
     run_dir = Path(getattr(run_dir, "path", run_dir))
     history = json.loads((run_dir / "training_metrics.json").read_text())
-    frames = sorted((run_dir / "images").glob("epoch_*.png"))
+    from .tracking import epoch_files  # here: tracking imports this module
+    frames = epoch_files(run_dir / "images", "png")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     if frames:
         axes[0].imshow(Image.open(frames[-1]), cmap="gray")
