@@ -10,6 +10,7 @@ from . import colab, image_folder, metrics
 from .config import RunConfig, quick_mode
 from .data import load_dataset
 from .models import PRESETS, build_models, describe_models
+from .report import report
 from .tracking import Run
 from .train import DivergenceError, generate, train
 from .viz import (plot_d_outputs, plot_epoch_times, plot_losses, show_augmentations, show_images,
