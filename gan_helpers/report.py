@@ -58,6 +58,10 @@ class RunRecord:
         return {k: v for k, v in params.items() if k in RunConfig.field_names()}
 
     @property
+    def experiment(self):
+        return self.info.get("experiment") or self.sweep_status.get("params", {}).get("experiment")
+
+    @property
     def epochs_done(self):
         return len(self.history.get("epoch", []))
 
@@ -147,9 +151,8 @@ def _source_notebook(run):
     named like the experiment (notebook 01's runs go to outputs/01_mnist_dcgan_baseline/)."""
     if run.path is not None and (run.path / "executed.ipynb").is_file():
         return run.path / "executed.ipynb"
-    experiment = run.info.get("experiment") or run.sweep_status.get("params", {}).get("experiment")
     try:
-        return find_notebook(f"{experiment}.ipynb") if experiment else None
+        return find_notebook(f"{run.experiment}.ipynb") if run.experiment else None
     except FileNotFoundError:
         return None
 
@@ -197,7 +200,7 @@ def run_section(run):
     if run.path is None:
         return blocks + [("p", "No run folder was written (it failed before training)."),
                          *hyperparameter_blocks(run)]
-    blocks.append(("p", f"Folder: `{run.path.name}` · experiment `{run.info.get('experiment', '')}`"
+    blocks.append(("p", f"Folder: `{run.path}` · experiment `{run.experiment}`"
                         f" · started {run.info.get('created', 'unknown')}"))
     for part in (hyperparameter_blocks, architecture_blocks, figure_blocks, timing_blocks,
                  quality_blocks, wandb_blocks):
@@ -231,12 +234,12 @@ def architecture_blocks(run):
     except Exception as e:  # noqa: BLE001 - an old or odd config: the rest still reports
         return blocks + [("p", f"The layer table could not be built from this config: {e}")]
     for title, rows in networks:
-        table = [[f"{r['name']} {r['layer']}", fmt(r["output"]), f"{r['params']:,}",
+        table = [[f"{r['name']} {r['layer']}", str(tuple(r["output"])), f"{r['params']:,}",
                   f"{r['flops'] / 1e6:.2f}"] for r in rows]
         table.append(["total", "", f"{sum(r['params'] for r in rows):,}",
                       f"{sum(r['flops'] for r in rows) / 1e6:.2f}"])
-        blocks += [("p", f"{title} (MFLOPs per image)"),
-                   ("table", ["layer", "output shape", "params", "MFLOPs"], table)]
+        blocks += [("p", title),
+                   ("table", ["layer", "output shape", "params", "MFLOPs/image"], table)]
     return blocks
 
 
@@ -491,7 +494,7 @@ def report(paths, out=None, notes=None):
     out = Path(out) if out else (paths[0] if len(paths) == 1 else
                                  Path(os.path.commonpath([str(p.resolve()) for p in paths])))
     out.mkdir(parents=True, exist_ok=True)
-    experiments = sorted({r.info.get("experiment") or r.label for r in runs})
+    experiments = sorted({r.experiment or r.label for r in runs})
     title = f"Experiment report: {', '.join(experiments)}"
     blocks = [("h", 1, title),
               ("p", f"{len(runs)} run(s): " + ", ".join(f"`{r.label}` ({r.status})" for r in runs))]

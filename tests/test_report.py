@@ -156,4 +156,4 @@ def test_sweep_with_a_failed_variant(tmp_path):
     assert by_run["lr_g-0.0002"]["D loss"] == fmt(history["d_loss"][-1])
     assert "**failed**: ValueError: lr_g" in md and "lr_g=-1 was a test." in md
     assert "parameters cell of `executed.ipynb`" in md  # notebook 01's defaults, from the run
-    assert "report_files/two/comparison.png" in md
+    assert "# Experiment report: two\n" in md and "](report_files/comparison.png)" in md
