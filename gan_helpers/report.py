@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .compare import METRICS, compare_runs, seconds_per_epoch
 from .config import RunConfig
+from .models import build_models, summary
 from .sweep import find_notebook, notebook_parameters
 
 RUN_FILES = ("hyperparameters.json (the config), training_metrics.json (per-epoch losses and "
@@ -143,7 +144,8 @@ def defaults_for(run):
     except (OSError, ValueError, SyntaxError):  # an unreadable notebook: fall back, say so
         return base, "`RunConfig()` defaults (its notebook's parameters cell did not parse)"
     base.update({k: v for k, v in params.items() if k in base})
-    return base, f"the parameters cell of `{notebook.name}`"
+    ran = ", the copy of the notebook this run executed" if notebook.name == "executed.ipynb" else ""
+    return base, f"the parameters cell of `{notebook.name}`{ran}"
 
 
 def _source_notebook(run):
@@ -160,7 +162,6 @@ def _source_notebook(run):
 def layer_rows(config):
     """(title, rows) per network, rows as models.summary gives them: the one place that
     builds models (from the config, untrained), so it is the one place to re-point."""
-    from .models import build_models, summary
     cfg = RunConfig.from_dict(config)
     g, d = build_models(cfg)
     d_in = (2,) if cfg.is_points else (cfg.channels, cfg.image_size, cfg.image_size)
