@@ -6,10 +6,18 @@
     run = start_run(cfg, experiment, output_dir) # run folder + W&B (never prompts)
     history = train(cfg, data, run, models=(g, d))
 """
+import warnings
+
 from . import colab, image_folder, metrics
 from .config import RunConfig, quick_mode
 from .data import load_dataset
 from .models import PRESETS, build_models, describe_models
+from .report import report
+
+# `python -m gan_helpers.report` runs the module this package already imported (for gh.report):
+# harmless, and runpy's warning about it would only puzzle a student.
+warnings.filterwarnings("ignore", message="'gan_helpers.report' found in sys.modules",
+                        category=RuntimeWarning)
 from .tracking import Run
 from .train import DivergenceError, generate, train
 from .viz import (plot_d_outputs, plot_epoch_times, plot_losses, show_augmentations, show_images,

@@ -108,6 +108,8 @@ class Run:
             self.wandb = _start_wandb(self, info.get("wandb_run_id"))
             info["wandb_run_id"] = self.wandb.id
             info["wandb_mode"] = self.wandb_mode
+            if self.wandb_mode == "online":  # the dashboard's address, for the report
+                info["wandb_url"] = self.wandb.url
         write_json(info_path, info)
         print(f"Run folder: {self.path}  (W&B: {self.wandb_mode})")
         return self
