@@ -19,6 +19,7 @@ from pathlib import Path
 from torchvision import datasets
 from torchvision.datasets.utils import download_and_extract_archive
 
+from gan_helpers.data import prefer_working_mirrors
 from gan_helpers.env import data_dir
 
 SETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
@@ -54,7 +55,7 @@ def download(cls, root, names):
     expected = dict(cls.resources)
     errors = {}
     for name in names:
-        for mirror in cls.mirrors:
+        for mirror in prefer_working_mirrors(cls):  # the mirrors that still answer first
             try:
                 download_and_extract_archive(f"{mirror}{name}", download_root=str(raw_folder(cls, root)),
                                              filename=name, md5=expected[name])

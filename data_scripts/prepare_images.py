@@ -4,7 +4,8 @@
         [--background white|black] [--dedupe]
 
 Writes OUT.pt, OUT.json (source file per index, skipped files with the reason, counts) and
-OUT.preview.png. The source folder is only read. Train on it with dataset="folder",
+OUT.preview.png (.pt is appended to an OUT without it). The source folder is only read: an
+OUT inside it is refused. Train on it with dataset="folder",
 data_path="OUT.pt" (notebook 05).
 """
 import argparse
@@ -28,7 +29,7 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{m['count']} images of {m['files_seen']} files -> {args.out} "
+    print(f"{m['count']} images of {m['files_seen']} files -> {m['out']} "
           f"({args.size}x{args.size}); {m['skipped_count']} skipped:")
     for s in m["skipped"]:
         print(f"  {s['file']}: {s['reason']}")

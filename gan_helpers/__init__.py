@@ -8,18 +8,21 @@
 
 Notebooks call only the names below (`gh.X`); docs/PACKAGE.md shows which module holds what.
 """
+import warnings
+
 from . import env, image_folder, metrics
 from .callbacks import CollapseDetector, PointSnapshots, quality_callbacks
 from .compare import compare_runs, format_table
 from .config import PRESETS, RunConfig
 from .data import load_dataset
 from .describe import architecture_table, describe_models
-from .env import gpu_report, memory_report, quick_mode
+from .env import after_parameters, gpu_report, memory_report, quick_mode
 from .experiments import (results_table, run_configs, toy_lesson_configs,
                           train_augmentation_variants, train_variants)
 from .image_folder import folder_or_demo
 from .metrics import class_histogram, critic_grad_norms, fid_samples, image_metrics
 from .models import build_models, generate
+from .report import report
 from .runs import Run, load_generator, samples_of, show_run, start_run
 from .sweep import run_sweep
 from .toy import mode_centers
@@ -29,5 +32,10 @@ from .viz import (plot_class_histograms, plot_critic_grad_norms, plot_d_outputs,
                   plot_points, plot_spectra, plot_wasserstein, show_augmentations, show_images,
                   show_metrics, show_zoomed_crops)
 from .widgets import snapshot_player, snapshot_strip
+
+# `python -m gan_helpers.report` runs the module this package already imported (for gh.report):
+# harmless, and runpy's warning about it would only puzzle a student.
+warnings.filterwarnings("ignore", message="'gan_helpers.report' found in sys.modules",
+                        category=RuntimeWarning)
 
 __version__ = "0.1.0"

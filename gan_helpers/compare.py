@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 from PIL import Image
 
 from .metrics import METRIC_NAMES as METRICS
-from .runs import load_run
+from .runs import epoch_files, load_run
 from .viz import finish
 
 
@@ -69,7 +69,7 @@ def plot_comparison(run_dirs, labels, histories, show=True, save_to=None):
         ax.legend(fontsize=8)
     for i, (label, run_dir) in enumerate(zip(labels, run_dirs)):
         ax = fig.add_subplot(grid[1, i])
-        frames = sorted((run_dir / "images").glob("epoch_*.png"))
+        frames = epoch_files(run_dir / "images", "png")
         if frames:
             ax.imshow(Image.open(frames[-1]), cmap="gray")
         ax.set_title(label, fontsize=9)

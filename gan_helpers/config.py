@@ -31,6 +31,10 @@ AUGMENTATIONS = ("none", "flip", "diffaug", "rotate", "erase", "crop")  # see au
 CHOICES = dict(dataset=DATASETS, loss=LOSSES, optimizer=OPTIMIZERS, precision=PRECISIONS,
                wandb_mode=WANDB_MODES, on_divergence=("stop", "warn"), lr_decay=("none", "linear"),
                augment=AUGMENTATIONS)  # the text fields that take one of a few names
+# The papers' noise vectors have 100 (DCGAN) to 512 (StyleGAN) entries. G's first layer has
+# noise_dim x (its width) weights, so a typo like 1e9 would try to allocate terabytes.
+MAX_NOISE_DIM = 4096
+MAX_SEED = 2**64 - 1  # torch.manual_seed takes 64-bit seeds; beyond that it raises deep inside
 
 
 @dataclass
@@ -109,7 +113,7 @@ class RunConfig:
         """
         if "__name__" not in params:  # a dict of parameters, not a module's namespace
             cls._refuse_unknown(set(params) - set(RUN_PARAMETERS))
-        cfg = cls(**{k: params[k] for k in cls.field_names() if k in params})
+        cfg = cls(**_parse_literals({k: params[k] for k in cls.field_names() if k in params}))
         _check_types(cfg)  # before quick mode compares numbers
         if quick_mode():
             cfg = cfg.quick(quiet=quiet)
@@ -148,6 +152,7 @@ class RunConfig:
     def validate(self):
         """Raise ValueError naming the field and what to change; returns self."""
         _check_types(self)
+        _check_finite(self)
         for name, valid in CHOICES.items():
             _choice(name, getattr(self, name), valid)
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
@@ -157,29 +162,8 @@ class RunConfig:
             _at_least(name, getattr(self, name), low=1)
         for name in ("max_images", "n_critic", "seed"):
             _at_least(name, getattr(self, name), low=0)
-        for name in ("lr_g", "lr_d"):
-            value = float(getattr(self, name))
-            if value <= 0 or value >= 1:
-                raise ValueError(f"{name}={value!r} is out of range: a learning rate must be "
-                                 f"in (0, 1); the seeds used 1e-5 to 1e-3 (try 1e-4 or 2e-4).")
-        for name in ("betas_g", "betas_d"):
-            betas = getattr(self, name)
-            if (not isinstance(betas, (list, tuple)) or len(betas) != 2
-                    or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
-                raise ValueError(f"{name}={betas!r} must be two numbers in [0, 1), "
-                                 f"e.g. (0.5, 0.999) as in the DCGAN paper or (0.0, 0.9) for WGAN-GP.")
-        smoothing = float(self.label_smoothing)
-        if not 0 < smoothing <= 1:
-            raise ValueError(f"label_smoothing={smoothing!r} is out of range: it is the target for "
-                             f"real images, in (0, 1]; 1.0 turns it off, the seeds used 0.9.")
-        noise = float(self.instance_noise)
-        if not 0 <= noise < 1:
-            raise ValueError(f"instance_noise={noise!r} is out of range: it is a noise std in "
-                             f"[0, 1); 0 turns it off, seed 001 used 0.15.")
-        if float(self.gp_lambda) < 0:
-            raise ValueError(f"gp_lambda={self.gp_lambda!r} must be >= 0 (the WGAN-GP paper uses 10).")
-        if float(self.clip_value) <= 0:
-            raise ValueError(f"clip_value={self.clip_value!r} must be > 0 (the WGAN paper uses 0.01).")
+        _check_sizes(self)
+        _check_ranges(self)
         if self.is_points:
             if self.augment != "none":
                 raise ValueError(f"augment={self.augment!r} is for images; 2D data sets take "
@@ -193,7 +177,8 @@ class RunConfig:
         if self.dataset == "folder" and not self.data_path:
             raise ValueError("dataset='folder' needs data_path: the folder of your images "
                              "(or the .pt file written by data_scripts/prepare_images.py).")
-        resolve_architecture(self)  # every layer's shape, checked before anything is built
+        # every layer's shape, checked before anything is built
+        _check_batch_norm(self, resolve_architecture(self))
         return self
 
     # ---- JSON ---------------------------------------------------------------------------
@@ -260,6 +245,87 @@ def _check_types(cfg):
                 expected += ", or None (the preset's or the automatic value)"
             raise ValueError(f"{f.name}={value!r} has the wrong type ({type(value).__name__}): "
                              f"expected {expected}.")
+
+
+def _parse_literals(values):
+    """Lists and tuples given as text, as papermill's `-p g_strides "[1, 2, 2]"` and
+    `-p betas_g "(0.5, 0.999)"` hand them over (it converts only numbers, True/False/None)."""
+    import ast
+    kinds = {f.name: typing.get_args(f.type) or (f.type,) for f in fields(RunConfig)}
+    out = dict(values)
+    for name, value in values.items():
+        sequence = [k for k in kinds[name] if k in (list, tuple)]
+        if not sequence or not isinstance(value, str) or value.strip()[:1] not in ("[", "("):
+            continue
+        try:
+            parsed = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise ValueError(f"{name}={value!r} is not a valid Python list or tuple: write it as "
+                             f"{_TYPE_WORDS[sequence[0]].split('such as ')[-1]}.") from None
+        out[name] = tuple(parsed) if sequence[0] is tuple and isinstance(parsed, list) else parsed
+    return out
+
+
+def _check_finite(cfg):
+    """NaN slips through every range check (all comparisons with NaN are False) and inf
+    breaks the optimiser: refuse both in every number field, naming the field."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                default = "None, the preset's value" if f.default is None else repr(f.default)
+                raise ValueError(f"{f.name}={value!r} is not a finite number: give a real value "
+                                 f"(the default is {default}).")
+
+
+def _check_ranges(cfg):
+    """The number fields that live in an interval: learning rates, betas, smoothing, noise,
+    the penalty and clipping constants."""
+    for name in ("lr_g", "lr_d"):
+        value = float(getattr(cfg, name))
+        if value <= 0 or value >= 1:
+            raise ValueError(f"{name}={value!r} is out of range: a learning rate must be "
+                             f"in (0, 1); the seeds used 1e-5 to 1e-3 (try 1e-4 or 2e-4).")
+    for name in ("betas_g", "betas_d"):
+        betas = getattr(cfg, name)
+        if (not isinstance(betas, (list, tuple)) or len(betas) != 2
+                or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+            raise ValueError(f"{name}={betas!r} must be two numbers in [0, 1), "
+                             f"e.g. (0.5, 0.999) as in the DCGAN paper or (0.0, 0.9) for WGAN-GP.")
+    smoothing = float(cfg.label_smoothing)
+    if not 0 < smoothing <= 1:
+        raise ValueError(f"label_smoothing={smoothing!r} is out of range: it is the target for "
+                         f"real images, in (0, 1]; 1.0 turns it off, the seeds used 0.9.")
+    noise = float(cfg.instance_noise)
+    if not 0 <= noise < 1:
+        raise ValueError(f"instance_noise={noise!r} is out of range: it is a noise std in "
+                         f"[0, 1); 0 turns it off, seed 001 used 0.15.")
+    if float(cfg.gp_lambda) < 0:
+        raise ValueError(f"gp_lambda={cfg.gp_lambda!r} must be >= 0 (the WGAN-GP paper uses 10).")
+    if float(cfg.clip_value) <= 0:
+        raise ValueError(f"clip_value={cfg.clip_value!r} must be > 0 (the WGAN paper uses 0.01).")
+
+
+def _check_sizes(cfg):
+    if cfg.noise_dim > MAX_NOISE_DIM:
+        raise ValueError(f"noise_dim={cfg.noise_dim} is too large: at most {MAX_NOISE_DIM}. It is "
+                         f"the length of the random vector z (DCGAN used 100, StyleGAN 512), and G's "
+                         f"first layer grows with it (1e9 would need terabytes).")
+    if cfg.seed > MAX_SEED:
+        raise ValueError(f"seed={cfg.seed} is too large: use a whole number from 0 to 2**64 - 1 "
+                         f"(torch's random generators take 64-bit seeds), e.g. seed=42.")
+
+
+def _check_batch_norm(cfg, arch):
+    """BatchNorm normalises over the batch: with one image per batch it has nothing to
+    normalise with and torch fails at the first step."""
+    if cfg.batch_size == 1 and "batch" in (arch.g_norm, arch.d_norm):
+        which = " and ".join(n for n, v in (("g_norm", arch.g_norm), ("d_norm", arch.d_norm))
+                             if v == "batch")
+        raise ValueError(f"batch_size=1 cannot train with BatchNorm ({which}='batch'): it needs "
+                         f"more than one image per batch. Use batch_size >= 2 (the seeds used 64 to "
+                         f"256), or set {which} to 'instance', 'layer' or 'none'.")
 
 
 def _suggest(value, valid):
@@ -404,8 +470,13 @@ def _int_list(name, value, allow_empty=False):
         value = [v for v in value.replace(" ", "").split(",") if v]
     try:
         out = [int(v) for v in value]
+        # int(1.9) is 1: a fraction would train as another architecture than the one recorded
+        fractions = [v for v in value if isinstance(v, float) and not v.is_integer()]
     except (TypeError, ValueError):
         raise ValueError(f"{name}={value!r} must be a list of whole numbers, e.g. [256, 128, 64].")
+    if fractions:
+        raise ValueError(f"{name}={value!r} holds {fractions[0]!r}, not a whole number: every "
+                         f"entry is a count (channels, a stride, a kernel size), e.g. [1, 2, 2].")
     if (not out and not allow_empty) or any(v < 1 for v in out):
         raise ValueError(f"{name}={value!r} must be a non-empty list of positive whole numbers.")
     return out
@@ -418,6 +489,9 @@ def _per_layer(name, value, n):
     if len(kernels) != n:
         raise ValueError(f"{name} has {len(kernels)} entries but there are {n} layers: "
                          f"give one kernel for all layers or exactly one per layer.")
+    if any(k < 1 for k in kernels):  # a 0x0 kernel sees nothing; torch fails deep inside
+        raise ValueError(f"{name}={value!r}: every kernel size must be >= 1 (the presets use "
+                         f"3 to 8, e.g. {name}=4).")
     return kernels
 
 

@@ -70,6 +70,7 @@ def torchvision_mnist(name="mnist", train=True, transform=None, download=None):
     from torchvision import datasets  # torchvision's import is slow: only when MNIST is asked for
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
     root = data_dir()
+    prefer_working_mirrors(cls)
     try:
         return cls(root=str(root), train=train, transform=transform,
                    download=may_download() if download is None else download)
@@ -85,6 +86,30 @@ def mnist(name="mnist", train=True, download=None):
     """(uint8 images (N, 1, 28, 28), labels) of the MNIST / Fashion-MNIST train or test split."""
     ds = torchvision_mnist(name, train, download=download)
     return ds.data.unsqueeze(1).contiguous(), ds.targets.clone()
+
+
+DEAD_MIRRORS = ("yann.lecun.com",)  # answers 403/404 since 2024 (pytorch/vision#8568)
+
+
+def prefer_working_mirrors(cls):
+    """Put the mirrors that still answer first in torchvision's list (cls.mirrors, a class
+    attribute its download tries in order); older torchvision tries yann.lecun.com first."""
+    mirrors = list(getattr(cls, "mirrors", []))
+    cls.mirrors = sorted(mirrors, key=lambda url: any(dead in url for dead in DEAD_MIRRORS))
+    return cls.mirrors
+
+
+def prepare_datasets(names):
+    """Download the named torchvision sets once, here, if missing: a sweep's parent does this
+    before --jobs > 1 variants start, so their kernels do not all download at once into the
+    same folder. Nothing happens where downloads are off (GAN_HELPERS_NO_DOWNLOAD=1): the
+    variants then report a missing data set themselves. Returns the names it prepared."""
+    names = sorted({n for n in names if n in ("mnist", "fashion_mnist")})
+    if not may_download():
+        return []
+    for name in names:
+        torchvision_mnist(name)
+    return names
 
 
 def steps_per_epoch(n, batch_size):

@@ -50,15 +50,77 @@ def in_colab():
     return "google.colab" in sys.modules
 
 
+# Why a Colab Secret could not be read, by the exception google.colab.userdata.get raises.
+SECRET_PROBLEMS = {"SecretNotFoundError": "not set in Colab Secrets (the key icon on the left)",
+                   "NotebookAccessError": "access denied (the Secret's notebook-access switch is off)",
+                   "TimeoutException": "timed out (the 'grant access' dialog was not answered)"}
+_secrets = {}  # name -> (value, why missing): read once per process, each read may pop a dialog
+
+
 def colab_secret(name):
     """A Colab Secret's value, or None (not on Colab, not set, or access not granted)."""
+    return colab_secret_and_reason(name)[0]
+
+
+def colab_secret_and_reason(name):
+    """(value, None) or (None, why it is missing). On Colab, userdata.get may open a 'grant
+    access' dialog and wait for it, so the answer is cached: one dialog per process at most."""
     if not in_colab():
-        return None
-    try:
-        from google.colab import userdata
-        return userdata.get(name)
-    except Exception:  # noqa: BLE001 - SecretNotFoundError, NotebookAccessError, ...
-        return None
+        return None, "not on Colab"
+    if name not in _secrets:
+        try:
+            from google.colab import userdata
+            value = userdata.get(name)
+            _secrets[name] = (value, None) if value else (None, "empty in Colab Secrets")
+        except Exception as e:  # noqa: BLE001 - the three below, or a Colab we do not know
+            _secrets[name] = (None, SECRET_PROBLEMS.get(type(e).__name__, f"{type(e).__name__}: {e}"))
+    return _secrets[name]
+
+
+def after_parameters(namespace):
+    """The cell right after the parameters cell: a name papermill injected that the parameters
+    cell does not have stops the notebook here (papermill itself only warns and runs the
+    defaults); with use_drive=True, Drive is mounted now, so Colab's popup comes at the start
+    of Run All, not in the middle of it."""
+    check_parameter_names(namespace)
+    if namespace.get("use_drive"):
+        mount_drive()
+
+
+def check_parameter_names(namespace):
+    """Compare the names papermill's injected cell assigns with the parameters cell's names.
+    The kernel keeps the source of every cell it ran in `In` (IPython's input history):
+    papermill's injected cell starts with '# Parameters', the parameters cell has #@param fields."""
+    import ast
+    cells = list(namespace.get("In") or [])
+    injected = [i for i, text in enumerate(cells) if text.lstrip().startswith("# Parameters")]
+    if not injected:
+        return  # not run by papermill
+    declared = [text for text in cells[:injected[-1]] if "#@param" in text]
+    if not declared:
+        return
+
+    def names(text):
+        return [t.id for node in ast.parse(text).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)]
+
+    known = names(declared[-1])
+    for name in names(cells[injected[-1]]):
+        if name not in known:
+            close = _closest_names(name, known)
+            hint = (f"did you mean {' or '.join(map(repr, close))}?" if close else
+                    f"its parameters: {', '.join(known)}.")
+            raise NameError(f"this notebook has no parameter {name!r} (papermill -p {name} ... "
+                            f"would otherwise be ignored and the defaults run); {hint}")
+
+
+def _closest_names(name, known):
+    """Names a typo most likely meant: by initials first (learning_rte -> lr_g, lr_d), since
+    spelling similarity alone misses abbreviations, else by spelling."""
+    import difflib
+    initials = "".join(word[0] for word in name.split("_") if word)
+    by_initials = [k for k in known if k.split("_")[0] == initials and len(initials) > 1]
+    return by_initials[:2] or difflib.get_close_matches(name, known, n=1, cutoff=0.5)
 
 
 def output_root(output_dir="outputs", use_drive=False):
@@ -91,13 +153,31 @@ def pick_device(name="auto"):
     return torch.device("cpu")
 
 
+def cuda_capability(device=None):
+    """(major, minor) compute capability of the GPU (a T4 is (7, 5), an A100 (8, 0))."""
+    return torch.cuda.get_device_capability(device)
+
+
+def auto_gpu_precision(device=None):
+    """What precision='auto' uses on this GPU: 'bf16' from compute capability 8.0 (native bf16
+    units), 'fp16' + grad scaler on 7.x (tensor cores for fp16 only, e.g. Colab's T4), 'fp32'
+    below. Not torch.cuda.is_bf16_supported(): it also answers True where bf16 is only emulated."""
+    capability = cuda_capability(device)
+    if capability >= (8, 0):
+        return "bf16"
+    return "fp16" if capability >= (7, 0) else "fp32"
+
+
 def gpu_report():
     """One line on the hardware this notebook will train on."""
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
-        bf16 = "yes" if torch.cuda.is_bf16_supported() else "no (fp16 + grad scaler instead)"
+        auto = {"bf16": "bf16 (native on compute capability 8.0+)",
+                "fp16": "fp16 + grad scaler (no native bf16 below compute capability 8.0)",
+                "fp32": "fp32 (no fast half precision below compute capability 7.0)"}
         return (f"GPU: {p.name}, {p.total_memory / 2**30:.0f} GiB, compute capability "
-                f"{p.major}.{p.minor}, bf16: {bf16}; torch {torch.__version__}")
+                f"{p.major}.{p.minor}; precision='auto' uses {auto[auto_gpu_precision(0)]}; "
+                f"torch {torch.__version__}")
     hint = " On Colab: Runtime > Change runtime type > T4 GPU." if in_colab() else ""
     return f"No GPU: training runs on the CPU ({torch.get_num_threads()} threads).{hint}"
 

@@ -8,6 +8,7 @@ The source folder is only read.
 """
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -110,23 +111,30 @@ def open_square(path, size, crop="center", background="white"):
         return fit_square(to_rgb(upright, background), size, crop, background)
 
 
+def not_image_files(folder):
+    """Entries named like images that are no files: a folder called x.png, a symbolic link that
+    loops or points nowhere. Reported as skipped, so the count of what was left out is honest."""
+    skipped = []
+    for p in sorted(Path(folder).rglob("*")):
+        if p.suffix.lower() not in EXTENSIONS or p.is_file():
+            continue
+        if p.is_dir():
+            reason = "a folder named like an image (its images are read if any; the name is not)"
+        elif p.is_symlink():
+            reason = f"a symbolic link that loops or points nowhere ({os.readlink(p)})"
+        else:
+            reason = "not a regular file (a device, pipe or socket)"
+        skipped.append({"file": str(p.relative_to(folder)), "reason": reason})
+    return skipped
+
+
 def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=False,
                    limit=None, progress=True):
     """src folder -> `out` (.pt: uint8 tensor (N, 3, size, size)) + `<out>.json` manifest +
     `<out>.preview.png` grid. Returns the manifest (sources, skipped files with reasons, counts)."""
-    src, out = Path(src), Path(out)
-    if crop not in ("center", "none"):
-        raise ValueError(f"crop={crop!r}: use 'center' or 'none'.")
-    if background not in BACKGROUNDS:
-        raise ValueError(f"background={background!r}: use 'white' or 'black'.")
-    if not src.is_dir():
-        raise FileNotFoundError(f"image folder {src} does not exist: set the path to the folder "
-                                f"that holds your images (subfolders are searched too).")
-    files = image_files(src)
-    if not files:
-        raise ValueError(f"no images in {src}: looked for {', '.join(sorted(EXTENSIONS))} "
-                         f"(subfolders included). Put your images there or fix the path.")
-    images, sources, skipped, seen, near = [], [], [], {}, NearDuplicates()
+    src, out = Path(src), output_path(src, out)
+    files = source_images(src, crop, background)
+    images, sources, skipped, seen, near = [], [], not_image_files(src), {}, NearDuplicates()
     for path in tqdm(files[:limit] if limit else files, desc="preparing images", disable=not progress):
         rel = str(path.relative_to(src))
         try:
@@ -155,7 +163,8 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(out, lambda tmp: torch.save(tensor, tmp))
     save_image(tensor[:64].float() / 255, out.with_suffix(".preview.png"), nrow=8, pad_value=1.0)
-    manifest = {"source": str(src), "size": size, "crop": crop, "background": background,
+    manifest = {"source": str(src), "out": str(out), "content": folder_digest(src, files),
+                "size": size, "crop": crop, "background": background,
                 "dedupe": dedupe, "count": len(sources), "files_seen": len(files),
                 "skipped_count": len(skipped), "sources": sources, "skipped": skipped}
     out.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
@@ -174,6 +183,66 @@ def fit_images(images, size, channels):
     return images.contiguous()
 
 
+def source_images(src, crop="center", background="white"):
+    """The image files prepare_folder will read, after checking its options and the folder."""
+    if crop not in ("center", "none"):
+        raise ValueError(f"crop={crop!r}: use 'center' or 'none'.")
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background={background!r}: use 'white' or 'black'.")
+    if not src.is_dir():
+        raise FileNotFoundError(f"image folder {src} does not exist: set the path to the folder "
+                                f"that holds your images (subfolders are searched too).")
+    files = image_files(src)
+    if not files:
+        raise ValueError(f"no images in {src}: looked for {', '.join(sorted(EXTENSIONS))} "
+                         f"(subfolders included). Put your images there or fix the path.")
+    return files
+
+
+def output_path(src, out):
+    """Where prepare_folder writes: `out` with .pt appended when it has another suffix, and
+    never inside the source folder (the README promises it is only read; an output there
+    would overwrite an image, or be read as one by the next preparation)."""
+    out = Path(out)
+    if out.suffix != ".pt":
+        out = out.with_name(out.name + ".pt")
+        print(f"Writing {out} (a prepared data set is a .pt file).")
+    src_abs, out_abs = Path(src).resolve(), out.resolve()
+    if out_abs == src_abs or src_abs in out_abs.parents:
+        raise ValueError(f"the output {out} is inside the image folder {src}, which is only read: "
+                         f"writing there could overwrite your images. Choose an output outside "
+                         f"it, e.g. {src_abs.parent / (src_abs.name + '_prepared.pt')}.")
+    return out
+
+
+def folder_digest(folder, files):
+    """sha1 over every file's bytes (and name): a replaced image changes it even when its
+    modification date is older (`cp -p`, a restored backup), which a date check would miss.
+    Reading the files costs about a second per GB, far less than preparing them again."""
+    h = hashlib.sha1()
+    for path in files:
+        h.update(str(path.relative_to(folder)).encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def check_prepared(images, path):
+    """A .pt from prepare_images.py holds one uint8 tensor (N, 1 or 3, S, S); anything else
+    (a checkpoint's dict, a batch of vectors) is refused here, not deep inside training."""
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"data_path={str(path)!r} holds a {type(images).__name__}, not an image "
+                         f"tensor: point data_path at a file written by "
+                         f"data_scripts/prepare_images.py, or at your image folder.")
+    if images.dim() != 4 or images.shape[1] not in (1, 3) or images.dtype != torch.uint8 \
+            or len(images) == 0:
+        raise ValueError(f"data_path={str(path)!r} holds a {images.dtype} tensor of shape "
+                         f"{tuple(images.shape)}; training needs uint8 images (N, 1 or 3, H, W) as "
+                         f"data_scripts/prepare_images.py writes them. Prepare the folder again.")
+    return images
+
+
 def load_image_folder(path, size=64):
     """A prepared .pt file, or a folder prepared on first use and cached outside it."""
     path = Path(path).expanduser()
@@ -181,7 +250,7 @@ def load_image_folder(path, size=64):
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: run data_scripts/prepare_images.py "
                                     f"FOLDER {path}, or set data_path to your image folder.")
-        images = torch.load(path, weights_only=True)
+        images = check_prepared(torch.load(path, weights_only=True), path)
     else:
         if not path.is_dir():
             raise FileNotFoundError(
@@ -202,14 +271,12 @@ def _path_digest(path):
 
 
 def _stale(cache, folder):
-    """Prepare again when there is no cache, or files were added, removed or changed since."""
+    """Prepare again when there is no cache, or any file was added, removed or changed since:
+    compared by content, never by modification dates."""
     manifest = cache.with_suffix(".json")
     if not cache.is_file() or not manifest.is_file():
         return True
-    files = image_files(folder)
-    newest = max((p.stat().st_mtime for p in files), default=0.0)
-    return (json.loads(manifest.read_text()).get("files_seen") != len(files)
-            or newest > cache.stat().st_mtime)
+    return json.loads(manifest.read_text()).get("content") != folder_digest(folder, image_files(folder))
 
 
 def write_demo_folder(folder, n=128, seed=0):

@@ -9,8 +9,13 @@ A checkpoint holds everything resuming needs to continue exactly as an uninterru
 (`checkpoint_state`); `restore` puts it back after checking it was made with this config.
 W&B (wandb_log.py) is started, fed and finished from here.
 """
+import errno
 import json
+import os
 import random
+import re
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,6 +30,9 @@ from .env import output_root, write_atomic
 from .models import build_models, generate, sample
 
 KEEP_CHECKPOINTS = 2
+# What train() and load_generator() need from a checkpoint; a file without them is skipped.
+CHECKPOINT_KEYS = ("epoch", "config", "generator", "discriminator", "opt_g", "opt_d", "scaler",
+                   "fixed_noise", "history", "rng")
 # Fields that may differ between a run and its resumption; any other difference is an error.
 RESUMABLE_CHANGES = {"epochs", "wandb_mode", "wandb_project", "on_divergence", "device",
                      "snapshot_every", "compile", "cudnn_benchmark", "channels_last",
@@ -40,6 +48,9 @@ def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", r
               use_drive=False):
     """A run folder under output_dir/experiment (created when training starts); on Colab
     with use_drive=True it lives on Google Drive so a disconnect keeps the checkpoints."""
+    # papermill's `-p run_name 123` arrives as a number: names are text, whatever was typed
+    experiment, output_dir = str(experiment), str(output_dir)
+    run_name = "" if run_name is None else str(run_name)
     return Run(cfg, experiment, output_root(output_dir, use_drive), run_name, resume)
 
 
@@ -47,7 +58,10 @@ class Run:
     def __init__(self, cfg, experiment="experiment", output_dir="outputs", run_name="",
                  resume=False):
         self.cfg, self.experiment, self.resume = cfg, experiment, resume
+        for what, value in (("experiment", experiment), ("run_name", run_name)):
+            check_folder_name(what, value)
         exp_dir = Path(output_dir) / experiment
+        check_writable(exp_dir)  # now, not after the data has loaded
         if resume:
             self.path = Path(exp_dir / run_name) if run_name else _latest_run(exp_dir)
             if not self.path.is_dir() or not self.checkpoints():
@@ -77,22 +91,43 @@ class Run:
         return self.path / "checkpoints"
 
     def checkpoints(self):
-        return sorted(self.checkpoint_dir.glob("epoch_*.pt"))
+        return checkpoint_files(self.checkpoint_dir)
 
-    def open(self, device, parameters=None):
+    def _claim_folder(self):
+        """mkdir that fails if the folder exists is atomic: of two runs that picked the same
+        name, exactly one gets it and the other moves on to <name>-2, -3, ..."""
+        base, n = self.path, 2
+        while True:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.mkdir()
+                break
+            except FileExistsError:
+                self.path, n = base.parent / f"{base.name}-{n}", n + 1
+        if self.path != base:
+            print(f"Run folder {base} was taken meanwhile; writing to {self.path} instead.")
+        self.name = self.path.name
+
+    def open(self, device, parameters=None, weights=None):
         """Create the folder, write hyperparameters.json and start W&B. Called by train()
-        with the networks' parameter counts (G, D)."""
+        with the networks' parameter counts (G, D) and where the weights came from."""
+        if not self.resume:
+            self._claim_folder()
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_dir.mkdir(exist_ok=True)
         info_path = self.path / "hyperparameters.json"
         info = json.loads(info_path.read_text()) if info_path.exists() else {}
         info.update(experiment=self.experiment, run_name=self.name, device=str(device),
                     parameters=parameters, config=self.cfg.to_dict())
+        if weights is not None:  # fresh init or continued in memory; a resume keeps the first
+            info.setdefault("weights", weights)
         info.setdefault("created", time.strftime("%Y-%m-%d %H:%M:%S"))
         if self.wandb_mode != "disabled":
             self.wandb = wandb_log.start(self, info.get("wandb_run_id"))
             info["wandb_run_id"] = self.wandb.id
             info["wandb_mode"] = self.wandb_mode
+            if self.wandb_mode == "online":  # the dashboard's address, for the report
+                info["wandb_url"] = self.wandb.url
         write_json(info_path, info)
         print(f"Run folder: {self.path}  (W&B: {self.wandb_mode})")
         return self
@@ -119,26 +154,27 @@ class Run:
         self.log_epoch(history, snap)
 
     def save_checkpoint(self, state, epoch):
-        """Atomic save, keeping the newest KEEP_CHECKPOINTS files."""
-        path = write_atomic(self.checkpoint_dir / f"epoch_{epoch:03d}.pt",
-                            lambda tmp: torch.save(state, tmp))
+        """Atomic save, keeping the newest KEEP_CHECKPOINTS files (by epoch number)."""
+        path = self.checkpoint_dir / f"epoch_{epoch:03d}.pt"
+        try:
+            write_atomic(path, lambda tmp: _save_through_file(state, tmp))
+        except (OSError, RuntimeError) as e:
+            path.with_name(path.name + ".tmp").unlink(missing_ok=True)  # a partial file only
+            raise save_failed(path, e, self.checkpoints()) from e      # eats the space left
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
-            old.unlink()
+            if old != path:  # never the file just written
+                old.unlink()
         return path
 
     def load_checkpoint(self):
         """The newest checkpoint that loads; a half-written or corrupt one is skipped."""
-        for path in reversed(self.checkpoints()):
-            try:
-                return torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as e:  # noqa: BLE001 - any unreadable file: try the one before
-                print(f"Skipping unreadable checkpoint {path.name}: {e}")
-        raise FileNotFoundError(f"no readable checkpoint in {self.checkpoint_dir}")
+        return load_newest(self.checkpoint_dir)
 
     def restore(self, gan, saved):
         """Put a checkpoint back into the GAN (weights, optimisers, scaler, random state);
         returns (fixed noise, history, epoch) to continue from."""
         self.check_resumable(saved["config"])
+        check_epochs_left(self.cfg, saved["epoch"], self.path)  # before anything is rewritten
         gan.g.load_state_dict(saved["generator"])
         gan.d.load_state_dict(saved["discriminator"])
         gan.opt_g.load_state_dict(saved["opt_g"])
@@ -160,7 +196,7 @@ class Run:
 
     def finish(self, history):
         """Final figures (GIF, loss curves) and close W&B."""
-        frames = sorted(self.images_dir.glob("epoch_*.png"))
+        frames = epoch_files(self.images_dir, "png")
         if frames:
             viz.make_gif(frames, self.path / "samples.gif")
         viz.plot_losses(history, save_to=self.path / "losses.png", show=False)
@@ -168,6 +204,20 @@ class Run:
         if self.wandb is not None:
             wandb_log.finish(self.wandb, history)
             self.wandb = None
+
+
+def check_epochs_left(cfg, done, path):
+    """Resuming with fewer epochs than are done would mislabel the run and rewrite its
+    hyperparameters.json: refused before anything is written."""
+    if cfg.epochs < done:
+        raise ValueError(f"epochs={cfg.epochs} but {path} has already trained {done} epochs: set "
+                         f"epochs to {done} or more to resume it (epochs={done} only redraws its "
+                         f"figures), or set resume=False for a new run.")
+
+
+def _save_through_file(state, tmp):
+    with open(tmp, "wb") as f:  # through a Python file, so the OSError behind torch's
+        torch.save(state, f)    # "enforce fail" RuntimeError keeps its errno
 
 
 def _plain(v):
@@ -213,15 +263,12 @@ def _tuples(x):
 
 
 def load_generator(run_dir):
-    """The generator of a run folder (its config rebuilt, its newest checkpoint loaded), in
-    eval mode on the CPU: for sampling, spectra or metrics after the run."""
+    """The generator of a run folder (its config rebuilt, its newest readable checkpoint
+    loaded), in eval mode on the CPU: for sampling, spectra or metrics after the run."""
     run_dir = Path(getattr(run_dir, "path", run_dir))
     cfg = RunConfig.from_json(run_dir / "hyperparameters.json")
     g, _ = build_models(cfg)
-    checkpoints = sorted((run_dir / "checkpoints").glob("epoch_*.pt"))
-    if not checkpoints:
-        raise FileNotFoundError(f"{run_dir} has no checkpoints/epoch_*.pt to load.")
-    g.load_state_dict(torch.load(checkpoints[-1], map_location="cpu", weights_only=True)["generator"])
+    g.load_state_dict(load_newest(run_dir / "checkpoints", keys=("generator",))["generator"])
     return g.eval()
 
 
@@ -244,7 +291,7 @@ def show_run(run_dir, show_gif=True):
     """A finished run folder at a glance: last samples, curves, time per epoch, the GIF."""
     run_dir = Path(getattr(run_dir, "path", run_dir))
     _, history = load_run(run_dir)
-    frames = sorted((run_dir / "images").glob("epoch_*.png"))
+    frames = epoch_files(run_dir / "images", "png")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     if frames:
         axes[0].imshow(Image.open(frames[-1]), cmap="gray")
@@ -265,3 +312,110 @@ def show_run(run_dir, show_gif=True):
         except ImportError:
             pass
     return history
+# ---- checkpoint files: one loader, one fallback rule ---------------------------------------
+
+def epoch_files(folder, ext):
+    """epoch_*.<ext> oldest first by epoch NUMBER: as text, epoch_1000 would sort before
+    epoch_998 (checkpoints pruned as they are written, GIF frames out of order)."""
+    def number(path):
+        digits = path.stem.split("_", 1)[1]
+        return int(digits) if digits.isdigit() else -1
+    return sorted(Path(folder).glob(f"epoch_*.{ext}"), key=number)
+
+
+def checkpoint_files(folder):
+    return epoch_files(folder, "pt")
+
+
+def load_newest(folder, keys=CHECKPOINT_KEYS):
+    """The newest checkpoint in `folder` that loads and has `keys`; each one skipped is
+    printed with the reason. No readable one: FileNotFoundError listing every reason."""
+    reasons = []
+    for path in reversed(checkpoint_files(folder)):
+        try:
+            return read_checkpoint(path, keys)
+        except ValueError as e:
+            print(f"Skipping checkpoint {path.name}: {e}. Trying the one before.")
+            reasons.append(f"{path.name}: {e}")
+    detail = "; ".join(reasons) if reasons else "there are no checkpoints/epoch_*.pt files"
+    raise FileNotFoundError(f"no readable checkpoint in {folder} ({detail}). Set resume=False "
+                            f"to train again from scratch.")
+
+
+def read_checkpoint(path, keys=CHECKPOINT_KEYS):
+    """One checkpoint file as a dict, or ValueError with a reason a student can act on."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a damaged file
+        raise ValueError(unreadable_reason(e)) from None
+    if not isinstance(state, dict):
+        raise ValueError(f"it holds a {type(state).__name__}, not a training checkpoint")
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise ValueError(f"it lacks {', '.join(missing)}: not a checkpoint written by train()")
+    return state
+
+
+def unreadable_reason(error):
+    """torch's message, turned into what it means here. Never pass on torch's advice to set
+    weights_only=False: that would run whatever code a damaged or foreign file holds."""
+    text = str(error)
+    if "Unsupported global" in text:
+        return "it holds Python objects train() never saves (not one of this course's checkpoints)"
+    if "weights_only" in text:  # the safe unpickler met bytes that are no tensors and numbers
+        return "it is damaged or not a torch checkpoint at all (it holds no readable tensors)"
+    if "zip archive" in text or "central directory" in text or isinstance(error, EOFError):
+        return "it is truncated or damaged (a save cut off by a disconnect or a full disk)"
+    return f"it is damaged ({type(error).__name__}; not a checkpoint torch can read)"
+
+
+def save_failed(path, error, kept):
+    """The error for a checkpoint that could not be written: a full disk says so, with where
+    and what to free; the checkpoints already written are untouched."""
+    folder = path.parent
+    free = shutil.disk_usage(folder).free / 2**20
+    os_error = next((e for e in (error, error.__cause__, error.__context__)
+                     if isinstance(e, OSError)), None)
+    code = getattr(os_error, "errno", None)
+    last = f"The newest checkpoint kept is {kept[-1].name}" if kept else "No checkpoint was kept"
+    if code not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # full disk, quota, size limit
+        return OSError(code, f"could not write checkpoint {path}: {error}. {last}.")
+    return OSError(errno.ENOSPC,
+                   f"the disk is full ({os_error.strerror}): checkpoint {path.name} could not be "
+                   f"written to {folder} "
+                   f"({free:.0f} MB free there; the partial file was removed). Free space on that "
+                   f"disk (delete run folders you no longer need under {folder.parents[2]}, or "
+                   f"wandb/ folders already synced), or set output_dir to a disk with room. {last}; "
+                   f"resume=True continues from it.")
+
+
+def check_folder_name(what, name):
+    """experiment and run_name are one folder name each: a path would write outside the
+    experiment folder (and '..' would climb out of it)."""
+    if not isinstance(name, str):
+        return
+    if name in (".", "..") or re.search(r"[/\\]", name) or os.path.isabs(name):
+        raise ValueError(f"{what}={name!r} must be a plain folder name (no '/', '\\', '.' or "
+                         f"'..'): it names one folder inside output_dir. Put the location in "
+                         f"output_dir instead, e.g. output_dir='outputs', {what}='my-run'.")
+
+
+def check_writable(folder):
+    """The nearest existing folder on the way to `folder` must be a folder we can write in:
+    said when the run is created, not as a PermissionError after the data has loaded."""
+    folder = Path(folder).absolute()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(
+            f"cannot create run folders in {folder}: {existing} is a file, not a folder. Set "
+            f"output_dir to a folder (e.g. 'outputs'), or move that file away.")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass  # the only honest test of writability (permissions, read-only disks, quotas)
+    except OSError as e:
+        raise PermissionError(
+            f"cannot write in {existing} ({e.strerror}), so no run folder can be created at "
+            f"{folder}. Set output_dir to a folder you can write to (e.g. 'outputs', or on Colab "
+            f"use_drive=True), or make this one writable.") from None

@@ -23,10 +23,12 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +36,9 @@ from tqdm.auto import tqdm
 
 from .compare import compare_runs, format_table
 from .config import RUN_PARAMETERS
+from .data import prepare_datasets
 from .env import quick_mode
+from .wandb_log import child_env
 
 
 # ---- the notebook's parameters ---------------------------------------------------------------
@@ -185,7 +189,12 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     root = Path(out).resolve()
     sweep_dir = root / name
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
+    with sweep_lock(sweep_dir):  # one sweep at a time per folder
+        return _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress)
+
+
+def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress):
+    env = child_env()  # with the W&B key from Colab Secrets / `wandb login`, in the environment only
     if quick is not None:
         env["GAN_HELPERS_QUICK"] = "1" if quick else "0"
     mode = "quick" if quick_mode(env) else "full"
@@ -203,13 +212,23 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
     todo = [v for v in variants if not done(v)]
     if len(todo) < len(variants):
         print(f"Skipping {len(variants) - len(todo)} finished variant(s) of {sweep_dir}.")
-    _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, f"sweep {name}", progress)
+    started = []  # the variants a worker has taken, for the Ctrl-C summary
+    try:
+        _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, f"sweep {name}",
+                     progress, started)
+    except KeyboardInterrupt:  # Ctrl-C: say where things stand, then stop as asked
+        print(interrupted_summary(sweep_dir, variants, todo, started, done), file=sys.stderr)
+        raise
     return summarise(sweep_dir, variants)
 
 
-def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, progress):
-    """The variants in `todo`, `jobs` at once; with several GPUs each running one holds one."""
+def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, progress, started):
+    """The variants in `todo`, `jobs` at once; with several GPUs each running one holds one.
+    Each variant is appended to `started` as a worker takes it."""
     jobs = max(int(jobs), 1)
+    if jobs > 1 and todo:  # download once here, not in several kernels at once
+        defaults = notebook_parameters(notebook)
+        prepare_datasets({params_of(v).get("dataset", defaults.get("dataset")) for v in todo})
     gpus = _gpu_ids(env)
     free_gpus = queue.Queue()  # a running variant holds one GPU; the next one takes a free GPU
     for slot in range(jobs):
@@ -220,6 +239,7 @@ def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, pr
         if i < jobs:
             time.sleep(i * 3.0)  # staggered first starts: no kernel-start races
         gpu = free_gpus.get()
+        started.append(variant)
         job_env = dict(env)
         if gpu is not None:
             job_env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -229,9 +249,60 @@ def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, pr
             free_gpus.put(gpu)
             bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    try:
+        _run_all(work, todo, jobs)
+    finally:
+        bar.close()
+
+
+def _run_all(work, todo, jobs):
+    """work(i, variant) for every variant, `jobs` at a time; on Ctrl-C nothing new starts."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         list(pool.map(work, range(len(todo)), todo))
-    bar.close()
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+
+
+def interrupted_summary(sweep_dir, variants, todo, started, done):
+    """What finished (kept), what was cut off, what never started, and how to go on."""
+    finished = [v for v in variants if done(v)]
+    cut = [v for v in started if v not in finished]
+    waiting = [v for v in todo if v not in started]
+    return (f"\nSweep {sweep_dir} interrupted.\n"
+            f"  finished ({len(finished)}, kept): {', '.join(finished) or '-'}\n"
+            f"  interrupted ({len(cut)}): {', '.join(cut) or '-'}\n"
+            f"  not started ({len(waiting)}): {', '.join(waiting) or '-'}\n"
+            f"Re-run the same command to resume: finished variants are skipped, the interrupted "
+            f"ones start again (their partial folders are kept aside as <variant>.failed-<time>).")
+
+
+@contextmanager
+def sweep_lock(sweep_dir):
+    """Hold <sweep>/sweep.lock while the sweep runs. Two sweeps on one folder would run every
+    variant twice and rename each other's live run folders; the second is refused instead.
+    flock is released by the kernel when the process ends, so a killed sweep leaves no
+    stale lock behind (Linux and macOS, as on Colab)."""
+    import fcntl
+    f = open(sweep_dir / "sweep.lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise ValueError(f"the sweep folder {sweep_dir} is in use by another sweep ({holder}). "
+                         f"Wait for it to finish (then re-running skips what it finished), or "
+                         f"give this sweep another --name or --out.") from None
+    f.truncate(0)
+    f.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.close()  # closing releases the lock
 
 
 def _digest(variants, sets):
@@ -252,8 +323,10 @@ def _status(sweep_dir, variant):
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _run_variant(notebook, sweep_dir, variant, params, env, mode="full"):
-    """papermill in its own process; the executed notebook and log end in the run folder."""
+def _run_variant(notebook, sweep_dir, variant, params, env, mode="full", forward_signals=False):
+    """papermill in its own process; the executed notebook and log end in the run folder.
+    forward_signals (the W&B agent's entry point, main thread only): papermill runs in a
+    process group of its own and SIGTERM/SIGINT sent to this process stop it and its kernel."""
     work = sweep_dir / "notebooks"
     work.mkdir(exist_ok=True)
     run_dir = sweep_dir / variant
@@ -264,12 +337,15 @@ def _run_variant(notebook, sweep_dir, variant, params, env, mode="full"):
            str(notebook.parent), "--log-output", "--no-progress-bar", "-y", json.dumps(params)]
     started = time.perf_counter()
     with open(log, "w") as f:
-        proc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=forward_signals)
+        stopped_by = _wait_forwarding_signals(proc) if forward_signals else proc.wait()
     status = {"variant": variant, "params": params, "mode": mode,
               "seconds": time.perf_counter() - started,
               "status": "finished" if proc.returncode == 0 else "failed", "error": None}
-    if proc.returncode:
+    if forward_signals and stopped_by:
+        status["error"] = f"stopped by {signal.Signals(stopped_by).name} (papermill and its kernel ended)"
+    elif proc.returncode:
         status["error"] = _error_line(executed, log)
     if run_dir.is_dir():
         for src, dst in ((executed, "executed.ipynb"), (log, "papermill.log")):
@@ -278,6 +354,73 @@ def _run_variant(notebook, sweep_dir, variant, params, env, mode="full"):
         status["run_dir"] = str(run_dir)
     (sweep_dir / "status" / f"{variant}.json").write_text(json.dumps(status, indent=2, default=str))
     return status
+
+
+def _wait_forwarding_signals(proc):
+    """Wait for papermill; a SIGTERM (how `wandb agent` stops a run) or SIGINT meanwhile stops
+    papermill and its kernel. Returns the signal that stopped the run, or None."""
+    received, groups = [], set()
+
+    def stop(signum, frame):
+        received.append(signum)
+        groups.update(_process_groups(proc.pid))
+        _signal_groups(groups, signal.SIGTERM)
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while proc.poll() is None:  # short naps rather than one wait(): the handler runs promptly
+            time.sleep(0.2)
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if received:  # whatever has not ended 10 s after SIGTERM is killed
+        deadline = time.monotonic() + 10
+        while any(_signal_groups([g], 0) for g in groups) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_groups(groups, signal.SIGKILL)
+    return received[0] if received else None
+
+
+def _process_groups(pid):
+    """The process groups of `pid` and of every process below it. The kernel has its own:
+    jupyter_client starts it in a new session, so a signal to papermill's group misses it."""
+    groups = {pid}
+    for child in _descendants(pid):
+        try:
+            groups.add(os.getpgid(child))
+        except ProcessLookupError:
+            pass
+    groups.discard(os.getpgrp())  # never this process's own group
+    return groups
+
+
+def _signal_groups(groups, sig):
+    """Send sig to each process group; True if any of them still exists."""
+    alive = False
+    for group in groups:
+        try:
+            os.killpg(group, sig)
+            alive = True
+        except (ProcessLookupError, PermissionError):
+            pass
+    return alive
+
+
+def _descendants(pid):
+    """Every process below `pid` (Linux /proc; elsewhere none: then only the group is stopped)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
 
 
 def _error_line(executed, log):
@@ -364,9 +507,10 @@ def agent(notebook, argv, out="outputs/sweeps"):
     sweep_dir = Path(out).resolve() / sweep
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
     params = {**params, "experiment": sweep, "output_dir": str(sweep_dir.parent), "run_name": variant}
-    if "wandb_mode" in notebook_parameters(notebook):
+    offline = os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun")
+    if "wandb_mode" in notebook_parameters(notebook) and not offline:
         params["wandb_mode"] = "online"  # the agent is logged in; the run joins the sweep
-    return _run_variant(notebook, sweep_dir, variant, params, dict(os.environ))
+    return _run_variant(notebook, sweep_dir, variant, params, child_env(), forward_signals=True)
 
 
 # ---- command line ---------------------------------------------------------------------------------
@@ -424,4 +568,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # run_sweep has said what finished and how to resume
+        sys.exit(130)

@@ -16,13 +16,19 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import losses
+from . import env, losses
 from .augment import augment_both, augment_real
 from .data import batches, steps_per_epoch
 from .env import pick_device
 from .models import build_models, sample
 
 D_WINS_EPOCHS = 3  # epochs in a row of D(G(z)) ~ 0 with an exploding G loss = divergence
+# A loss that grows by orders of magnitude is divergence too. BCE, hinge and LSGAN losses of a
+# healthy run stay below ~20 (per-sample losses of a probability or a margin), so an epoch mean
+# beyond 1e3 means the weights blew up. WGAN critic values drift freely (only differences mean
+# something), so there the bound is relative: 1e4 x the first epoch's magnitude (at least 1).
+EXPLODED_LOSS = 1e3
+EXPLODED_RATIO_WGAN = 1e4
 
 
 class DivergenceError(RuntimeError):
@@ -87,13 +93,16 @@ def autocast_dtype(precision, device, points=False):
             return None
         if not cuda:  # bf16 pays on CPUs with native bf16 units (AVX512-BF16, AMX), not others
             return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[env.auto_gpu_precision(device)]
     if precision == "fp32":
         return None
     if precision == "bf16":
-        if cuda and not torch.cuda.is_bf16_supported():
-            raise ValueError("precision='bf16' is not supported by this GPU (e.g. a Colab T4); "
-                             "use precision='fp16' (with a grad scaler) or 'auto'.")
+        if cuda and env.cuda_capability(device) < (8, 0):
+            major, minor = env.cuda_capability(device)
+            raise ValueError(f"precision='bf16' needs a GPU of compute capability 8.0 or newer "
+                             f"(A100, L4, H100); this one is {major}.{minor} (a Colab T4 is 7.5), where "
+                             f"bf16 is only emulated and its convolutions are slow or fail. Use "
+                             f"precision='fp16' (with a grad scaler) or 'auto'.")
         return torch.bfloat16
     if not cuda:
         raise ValueError(f"precision='fp16' needs a CUDA GPU; on {device.type} use 'fp32' or 'bf16'.")
@@ -200,8 +209,7 @@ def d_step(cfg, gan, real, noise_std=0.0, its_g_turn=True):
         loss = loss + cfg.gp_lambda * gp
     gan.opt_d.zero_grad(set_to_none=True)
     gan.scaler.scale(loss).backward()
-    gan.scaler.step(gan.opt_d)
-    gan.scaler.update()
+    gan.scaler.step(gan.opt_d)  # gan.scaler.update() once per iteration, in train_epoch
     if cfg.loss == "wgan":  # the WGAN paper's crude Lipschitz constraint: clip every weight
         with torch.no_grad():
             for p in gan.d.parameters():
@@ -221,7 +229,6 @@ def g_step(cfg, gan, fake, noise_std=0.0):
     gan.opt_g.zero_grad(set_to_none=True)
     gan.scaler.scale(loss).backward()
     gan.scaler.step(gan.opt_g)
-    gan.scaler.update()
     gan.d.requires_grad_(True)
     return GStats(loss.detach())
 
@@ -243,6 +250,10 @@ def train_epoch(cfg, gan, data, noise_std=0.0, on_step=None, max_steps=None):
         # (2) Update G network: maximize log(D(G(z)))
         if its_g_turn:
             g_sums += torch.stack(g_step(cfg, gan, fake, noise_std))
+        # One grad-scaler update per iteration, after every optimiser of the iteration has
+        # stepped (PyTorch's AMP recipe for several optimisers): an update after each step
+        # would count every iteration twice towards the scale's growth.
+        gan.scaler.update()
         if on_step is not None:
             on_step()
     return d_sums, g_sums
@@ -261,8 +272,10 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     history, start = new_history(gan.device), 0
     if run is not None and run.resume:  # the newest readable checkpoint, checked against cfg
         fixed_noise, history, start = run.restore(gan, run.load_checkpoint())
+    weights = weights_origin(gan.g, start)
     if run is not None:
-        run.open(gan.device, parameters=[sum(p.numel() for p in m.parameters()) for m in (gan.g, gan.d)])
+        run.open(gan.device, parameters=[sum(p.numel() for p in m.parameters()) for m in (gan.g, gan.d)],
+                 weights=weights)
         if start == 0:
             run.save_snapshot(0, sample(gan.g, fixed_noise), gan.d if cfg.is_points else None)
     n_steps = steps_per_epoch(len(data), cfg.batch_size)
@@ -271,12 +284,13 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     d_wins, started = 0, time.perf_counter() - history["total_seconds"]
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
-            row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar)
+            row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar, history)
             state = EpochState(epoch, gan.g, gan.d, cfg, history, gan.device, run, data)
             for callback in callbacks:
                 row.update(callback(state) or {})
             record(history, row)
             history["total_seconds"] = time.perf_counter() - started
+            _count_trained(gan.g, gan.d, n_steps, run)
             if run is not None:
                 # snapshot, checkpoint (only of finite weights: with on_divergence="warn", NaN
                 # weights never replace good ones), training_metrics.json and W&B
@@ -297,7 +311,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     return history
 
 
-def run_epoch(cfg, gan, data, epoch, d_wins, bar):
+def run_epoch(cfg, gan, data, epoch, d_wins, bar, history):
     """train_epoch with the epoch's bookkeeping: learning-rate decay, instance-noise annealing,
     the one host sync, the divergence check. Returns (history row, whether its numbers are
     finite, epochs in a row D has won)."""
@@ -318,7 +332,7 @@ def run_epoch(cfg, gan, data, epoch, d_wins, bar):
     n_steps = steps_per_epoch(len(data), cfg.batch_size)
     row = dict(epoch=epoch, **epoch_means(cfg, host[:len(d_sums) + len(g_sums)], n_steps),
                epoch_seconds=time.perf_counter() - t0)
-    d_wins, finite = _check_divergence(cfg, row, d_wins)
+    d_wins, finite = _check_divergence(cfg, row, d_wins, first=_first_epoch(history, row))
     row.update(zip(grad_names, host[len(d_sums) + len(g_sums):]))  # scaler.step unscaled fp16 grads
     bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
                     s_per_epoch=f"{row['epoch_seconds']:.1f}")
@@ -364,17 +378,30 @@ def layer_grad_norms(g, d):
     return names, torch.stack(norms) if norms else torch.zeros(0, device=device)
 
 
-def _check_divergence(cfg, row, d_wins):
-    """NaN/inf, or D winning outright for D_WINS_EPOCHS epochs: stop (or warn) with advice.
-    Returns (epochs in a row D has won, whether this epoch's numbers are finite)."""
+def _epoch_means(sums, n_steps, cfg):
+    g_steps = max(n_steps // cfg.critic_steps, 1)
+    means = {k: v / n_steps for k, v in zip(STATS, sums)}
+    means["g_loss"] = sums[1] / g_steps
+    if cfg.loss != "wgan-gp":
+        del means["gp"], means["grad_norm"]
+    if cfg.loss in ("wgan", "wgan-gp"):
+        means["wasserstein"] = means["d_real"] - means["d_fake"]
+    return means
+
+
+def _check_divergence(cfg, row, d_wins, first=None):
+    """NaN/inf, a loss exploded by orders of magnitude, or D winning outright for
+    D_WINS_EPOCHS epochs: stop (or warn) with advice. `first`: the run's first epoch row.
+    Returns (epochs in a row D has won, whether this epoch's weights are worth keeping)."""
     values = [v for k, v in row.items() if isinstance(v, float)]
     bad = not all(np.isfinite(values))
+    exploded = None if bad else _exploded(cfg, row, first or row)
     if cfg.loss == "bce" and row["d_fake"] < 0.01 and row["g_loss"] > 6:
         d_wins += 1
     else:
         d_wins = 0
-    if bad or d_wins >= D_WINS_EPOCHS:
-        what = ("a loss became NaN/inf" if bad else
+    if bad or exploded or d_wins >= D_WINS_EPOCHS:
+        what = ("a loss became NaN/inf" if bad else exploded or
                 f"the discriminator won outright for {D_WINS_EPOCHS} epochs "
                 f"(D(G(z)) = {row['d_fake']:.4f}, G loss = {row['g_loss']:.1f})")
         message = (f"Training diverged at epoch {row['epoch']}: {what}. Likely causes: a "
@@ -386,4 +413,54 @@ def _check_divergence(cfg, row, d_wins):
             raise DivergenceError(message)
         print("WARNING:", message)
         d_wins = 0
-    return d_wins, not bad
+    return d_wins, not (bad or exploded)
+
+
+def _exploded(cfg, row, first):
+    """'the D loss exploded to 3.3e+05 ...' when a loss is beyond its family's bound, else None."""
+    for key, who in (("d_loss", "D"), ("g_loss", "G")):
+        if cfg.loss in ("wgan", "wgan-gp"):
+            limit = EXPLODED_RATIO_WGAN * max(abs(first[key]), 1.0)
+            rule = f"{EXPLODED_RATIO_WGAN:g} x its first epoch's {first[key]:.3g}"
+        else:
+            limit, rule = EXPLODED_LOSS, f"{EXPLODED_LOSS:g}, where a healthy {cfg.loss} loss stays below ~20"
+        if abs(row[key]) > limit:
+            return f"the {who} loss exploded to {row[key]:.3g} (beyond {rule})"
+    return None
+
+
+def _first_epoch(history, row):
+    """The first epoch's losses of this run (from the history when resuming), else this row."""
+    if history["epoch"] and history["d_loss"][0] is not None:
+        return {"d_loss": history["d_loss"][0], "g_loss": history["g_loss"][0]}
+    return row
+
+
+# ---- where the weights came from ------------------------------------------------------------
+# train() marks the generator with what it has been trained for, so re-running a notebook's
+# training cell with the same G, D (already trained) is not mistaken for a fresh run.
+TRAINED_MARK = "_gan_lab_trained"
+
+
+def weights_origin(g, resumed_after=0):
+    """{"from": "fresh init" | "continued in memory" | "checkpoint", ...}, printed when not fresh.
+    resumed_after: the epoch a resumed run's checkpoint was saved after (0: not resumed)."""
+    if resumed_after:
+        return {"from": "checkpoint", "epochs_before": resumed_after}
+    mark = getattr(g, TRAINED_MARK, None)
+    if not mark:
+        return {"from": "fresh init"}
+    print(f"Note: these G and D were already trained for {mark['epochs']} epochs "
+          f"({mark['steps']} steps{', run ' + mark['run'] if mark['run'] else ''}) in this session: "
+          f"this run continues from those weights, its epoch 1 is not a fresh start. For a fresh "
+          f"start rebuild them first: G, D = gh.build_models(cfg).")
+    return {"from": "continued in memory", "epochs_before": mark["epochs"],
+            "steps_before": mark["steps"], "previous_run": mark["run"]}
+
+
+def _count_trained(g, d, n_steps, run):
+    for net in (g, d):
+        mark = getattr(net, TRAINED_MARK, None) or {"epochs": 0, "steps": 0, "run": None}
+        mark = {"epochs": mark["epochs"] + 1, "steps": mark["steps"] + n_steps,
+                "run": str(run.path) if run is not None else mark["run"]}
+        setattr(net, TRAINED_MARK, mark)  # a plain attribute: not saved in state_dict

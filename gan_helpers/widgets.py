@@ -54,7 +54,7 @@ def snapshot_player(runs, real=None, static=False, interval_ms=400):
     out = W.Output()
     play = W.Play(min=0, max=n - 1, step=1, interval=interval_ms, description="play")
     slider = W.IntSlider(min=0, max=n - 1, step=1, description="snapshot", continuous_update=True)
-    W.jslink((play, "value"), (slider, "value"))
+    W.link((play, "value"), (slider, "value"))  # kernel-side link: Colab's widget manager breaks jslink
     label = W.Label()
 
     def draw(change=None):

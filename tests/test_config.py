@@ -81,6 +81,20 @@ BAD_CONFIGS = [
     (dict(loss="wgan-gp", preset="dcgan64", image_size=64), "d_norm='instance'"),
     # data
     (dict(dataset="folder"), "data_path"),
+    # not finite: NaN passes every range check (issue 14, point 6)
+    (dict(lr_g=float("nan")), "lr_g"), (dict(lr_d=float("inf")), "lr_d"),
+    (dict(gp_lambda=float("nan")), "gp_lambda"), (dict(clip_value=float("nan")), "clip_value"),
+    (dict(leaky_slope=float("nan")), "leaky_slope"), (dict(d_dropout=float("nan")), "d_dropout"),
+    (dict(label_smoothing=float("nan")), "label_smoothing"),
+    (dict(optimizer="sgd", lr_d=float("nan")), "lr_d"), (dict(gp_lambda=float("inf")), "gp_lambda"),
+    (dict(betas_g=(float("nan"), 0.999)), "betas_g"),
+    # fractions in whole-number lists (point 7)
+    (dict(g_strides=[1.9, 2, 2]), "g_strides"), (dict(d_channels=[64, 127.5]), "d_channels"),
+    # torch would crash (point 8)
+    (dict(batch_size=1), "g_norm='batch'"),
+    (dict(batch_size=1, preset="dcgan64", image_size=64), "g_norm and d_norm"),
+    (dict(noise_dim=10**9), "noise_dim"), (dict(seed=2**64), "seed"),
+    (dict(g_kernel=0, upsample="nearest"), "g_kernel"),
 ]
 
 

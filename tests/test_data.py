@@ -79,3 +79,18 @@ def test_download_mnist_names_a_corrupt_file_and_where_to_get_it(mnist_ready, tm
     assert "train-images" not in proc.stderr  # the good files are not blamed
     missing = _script("download_mnist.py", "--root", tmp_path / "empty", "--dataset", "fashion_mnist")
     assert missing.returncode == 1 and missing.stderr.count(": missing") == 4
+
+
+@pytest.mark.parametrize("content, words", [
+    ({"images": torch.zeros(4, 3, 32, 32, dtype=torch.uint8)}, "holds a dict"),
+    (torch.zeros(4, 32, 32, dtype=torch.uint8), "shape (4, 32, 32)"),
+    (torch.zeros(4, 3, 32, 32), "torch.float32"),
+])
+def test_data_path_pt_that_is_no_image_tensor_is_refused(mnist_ready, tmp_path, content, words):
+    """Point 8: a .pt holding a dict or a tensor of the wrong rank, named before training."""
+    torch.save(content, tmp_path / "mine.pt")
+    cfg = gh.RunConfig(dataset="folder", data_path=str(tmp_path / "mine.pt"), image_size=32,
+                       channels=3, batch_size=2).validate()
+    with pytest.raises(ValueError) as err:
+        gh.load_dataset(cfg)
+    assert "data_path" in str(err.value) and words in str(err.value)

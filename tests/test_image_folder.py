@@ -215,3 +215,58 @@ def test_phone_photos_are_turned_upright_by_their_exif_orientation(tmp_path):
     assert m["count"] == 1
     top, bottom = x[:, 4:12, 12:20].float().mean((1, 2)), x[:, 20:28, 12:20].float().mean((1, 2))
     assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60
+
+
+# ---- issue 14: the source folder is only read; odd entries reported; cache by content -----
+def test_output_inside_the_source_folder_is_refused(tmp_path):
+    """Point 4: `prepare_images.py one_copy one_copy/good_1.png` overwrote the image."""
+    src = tmp_path / "one_copy"
+    src.mkdir()
+    _rgb(40, 40, (200, 30, 30)).save(src / "good_1.png")
+    before = tree_digest(src)
+    for out in (src / "good_1.png", src / "prepared.pt", src / "nested" / "p.pt"):
+        proc = subprocess.run([sys.executable, str(ROOT / "data_scripts" / "prepare_images.py"),
+                               str(src), str(out)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and "inside the image folder" in proc.stderr, proc.stderr
+    assert tree_digest(src) == before
+
+
+def test_output_without_pt_suffix_gets_it(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    _rgb(40, 40, (200, 30, 30)).save(src / "a.png")
+    m = image_folder.prepare_folder(src, tmp_path / "prepared", size=32, progress=False)
+    assert m["out"] == str(tmp_path / "prepared.pt")
+    assert torch.load(tmp_path / "prepared.pt", weights_only=True).shape == (1, 3, 32, 32)
+    assert (tmp_path / "prepared.json").is_file() and not (tmp_path / "prepared").exists()
+
+
+def test_folders_and_symlink_loops_named_like_images_are_reported(tmp_path):
+    """Point 14: they used to vanish from the report."""
+    src = tmp_path / "src"
+    (src / "holiday.png").mkdir(parents=True)  # a folder named like an image
+    _rgb(40, 40, (200, 30, 30)).save(src / "holiday.png" / "inside.png")
+    _rgb(40, 40, (30, 200, 30)).save(src / "ok.jpg")
+    os.symlink("loop_b.png", src / "loop_a.png")
+    os.symlink("loop_a.png", src / "loop_b.png")
+    os.symlink("missing.png", src / "dangling.png")
+    m = image_folder.prepare_folder(src, tmp_path / "p.pt", size=32, progress=False)
+    assert sorted(m["sources"]) == ["holiday.png/inside.png", "ok.jpg"]
+    reasons = {s["file"]: s["reason"] for s in m["skipped"]}
+    assert set(reasons) == {"holiday.png", "loop_a.png", "loop_b.png", "dangling.png"}
+    assert "folder" in reasons["holiday.png"] and "loops" in reasons["loop_a.png"]
+    assert m["skipped_count"] == 4
+
+
+def test_replaced_image_with_an_older_date_is_prepared_again(tmp_path, monkeypatch):
+    """Point 14: `cp -p` keeps the old modification date; the cache goes by content."""
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    src.mkdir()
+    _rgb(40, 40, (200, 0, 0)).save(src / "a.png")
+    assert image_folder.load_image_folder(src, 32)[0, 0].float().mean() > 190
+    _rgb(40, 40, (0, 0, 200)).save(tmp_path / "blue.png")
+    os.utime(tmp_path / "blue.png", (1_000_000_000, 1_000_000_000))  # 2001
+    shutil.copy2(tmp_path / "blue.png", src / "a.png")  # as cp -p does
+    again = image_folder.load_image_folder(src, 32)[0]
+    assert again[2].float().mean() > 190 and again[0].float().mean() < 10

@@ -64,8 +64,9 @@ def test_setup_cell_and_repository_url_identical_everywhere():
         setup = source(code_cells(path)[0])
         found = re.findall(r'^REPO_URL = "(.+)"$', setup, re.M)
         assert len(found) == 1, path
-        assert "google.colab" in setup and "pip install" in setup
-        assert "torch" not in setup.split("pip install", 1)[1], "never reinstall torch on Colab"
+        assert "google.colab" in setup and '"pip", "install"' in setup
+        assert "torch" not in setup.split('"pip", "install"', 1)[1], "never reinstall torch on Colab"
+        assert setup == source(code_cells(NOTEBOOKS[0])[0]), f"{path.name}: setup cell differs"
         urls.add(found[0])
     assert len(urls) == 1
 

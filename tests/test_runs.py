@@ -126,3 +126,132 @@ def test_resume_with_another_config_names_the_fields(mnist_ready, small_cfg, tmp
 def test_resume_without_checkpoints_says_what_to_do(small_cfg, tmp_path):
     with pytest.raises(FileNotFoundError, match="resume=False"):
         gh.start_run(small_cfg, "nothing-here", str(tmp_path), resume=True)
+
+
+# ---- issue 14: nothing a student does loses their work ------------------------------------
+def _fake_state(epoch, size=8):
+    """A checkpoint with every key train() saves (real tensors, a real torch.save)."""
+    state = {k: {} for k in ("epoch", "config", "generator", "discriminator", "opt_g", "opt_d",
+                              "scaler", "fixed_noise", "history", "rng")}
+    state.update(epoch=epoch, config={}, generator={"w": torch.full((size,), float(epoch))})
+    return state
+
+
+def test_checkpoints_past_epoch_999_are_kept_and_resumed_from(small_cfg, tmp_path):
+    """Point 1: as text epoch_1000.pt sorts before epoch_998.pt; pruning must go by number."""
+    run = gh.start_run(small_cfg.replace(wandb_mode="disabled"), "e", str(tmp_path), "r")
+    run.open("cpu")
+    for epoch in (998, 999, 1000, 1001):
+        written = run.save_checkpoint(_fake_state(epoch), epoch)
+        assert written.exists(), f"epoch {epoch}'s checkpoint was deleted as it was written"
+    assert [p.name for p in run.checkpoints()] == ["epoch_1000.pt", "epoch_1001.pt"]
+    assert run.load_checkpoint()["epoch"] == 1001
+    for epoch in (999, 1000):  # the GIF's frames and "last samples" go by number as well
+        (run.images_dir / f"epoch_{epoch:03d}.png").write_bytes(b"")
+    assert gh.runs.epoch_files(run.images_dir, "png")[-1].name == "epoch_1000.png"
+
+
+def test_two_runs_with_one_name_get_two_folders(small_cfg, tmp_path):
+    """Point 3: both pick "r" before either creates it; each must still get its own folder."""
+    cfg = small_cfg.replace(wandb_mode="disabled")
+    first = gh.start_run(cfg, "e", str(tmp_path), "r")
+    second = gh.start_run(cfg.replace(lr_g=3e-4), "e", str(tmp_path), "r")
+    first.open("cpu")
+    second.open("cpu")
+    assert first.path != second.path and second.path.name == "r-2"
+    assert json.loads((first.path / "hyperparameters.json").read_text())["config"]["lr_g"] == 1e-4
+    assert json.loads((second.path / "hyperparameters.json").read_text())["config"]["lr_g"] == 3e-4
+
+
+def _save_on_a_full_disk(checkpoints):
+    """Runs in a child process whose file size limit is 1 MB: the kernel refuses the write
+    (EFBIG) inside torch's own writer, as a full disk does (ENOSPC)."""
+    import resource
+    import signal as sig
+    sig.signal(sig.SIGXFSZ, sig.SIG_IGN)  # a failed write, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    from gan_helpers import RunConfig, start_run
+    run = start_run(RunConfig(wandb_mode="disabled"), "e", checkpoints, "r")
+    run.open("cpu")
+    run.save_checkpoint(_fake_state(1), 1)  # small: fits
+    try:
+        run.save_checkpoint(_fake_state(2, size=1 << 20), 2)  # 4 MB: does not
+    except OSError as e:
+        print("ERROR:", e)
+
+
+def test_disk_full_while_saving_a_checkpoint_says_so_and_cleans_up(tmp_path):
+    """Point 5. Stand-in for a full disk: RLIMIT_FSIZE (no root, no small filesystem needed)
+    makes the real write inside torch.save fail; torch reports it as 'enforce fail'."""
+    code = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]; "
+            f"from test_runs import _save_on_a_full_disk; _save_on_a_full_disk({str(tmp_path)!r})")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, WANDB_MODE="disabled"))
+    checkpoints = tmp_path / "e" / "r" / "checkpoints"
+    assert "the disk is full" in out.stdout, out.stdout + out.stderr
+    assert str(checkpoints) in out.stdout and "Free space" in out.stdout
+    assert "enforce fail" not in out.stdout
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["epoch_001.pt"]  # no .tmp left
+    assert torch.load(checkpoints / "epoch_001.pt", weights_only=True)["epoch"] == 1
+
+
+def test_output_dir_that_is_a_file_is_named_when_the_run_is_created(small_cfg, tmp_path):
+    """Point 11: said at start_run, before data loading, with the folder and what to change."""
+    (tmp_path / "outputs").write_text("not a folder")
+    with pytest.raises(NotADirectoryError) as err:
+        gh.start_run(small_cfg, "e", str(tmp_path / "outputs"), "r")
+    assert str(tmp_path / "outputs") in str(err.value) and "output_dir" in str(err.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders anyway")
+def test_read_only_output_dir_is_named_when_the_run_is_created(small_cfg, tmp_path):
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o555)
+    try:
+        with pytest.raises(PermissionError, match="output_dir"):
+            gh.start_run(small_cfg, "e", str(tmp_path / "ro"), "r")
+    finally:
+        (tmp_path / "ro").chmod(0o755)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/tmp/abs", "..", "."])
+def test_run_name_must_be_one_folder_name(small_cfg, tmp_path, name):
+    """Point 12: a path in run_name would write outside the experiment folder."""
+    with pytest.raises(ValueError, match="run_name"):
+        gh.start_run(small_cfg, "e", str(tmp_path / "out"), name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_checkpoints_fall_back_with_reasons_a_student_can_act_on(small_cfg, tmp_path, capsys):
+    """Point 13: wrong keys, Python objects, garbage: each skipped for the one before, in
+    resume and in load_generator alike; never torch's advice to set weights_only=False."""
+    cfg = small_cfg.replace(wandb_mode="disabled", device="cpu")
+    run = gh.start_run(cfg, "e", str(tmp_path), "r")
+    run.open("cpu")
+    g, d = gh.build_models(cfg)
+    good = _fake_state(1)
+    good.update(config=cfg.to_dict(), generator=g.state_dict())
+    torch.save(good, run.checkpoint_dir / "epoch_001.pt")
+    torch.save({"generator_weights": {}}, run.checkpoint_dir / "epoch_002.pt")  # wrong keys
+    torch.save({"epoch": 3, "obj": Path("x")}, run.checkpoint_dir / "epoch_003.pt")  # an object
+    (run.checkpoint_dir / "epoch_004.pt").write_bytes(b"\x80\x02K\x07.")  # a pickled bare 7
+    (run.checkpoint_dir / "epoch_005.pt").write_bytes(b"garbage")
+    assert run.load_checkpoint()["epoch"] == 1
+    out = capsys.readouterr().out
+    assert "weights_only" not in out and "epoch_005.pt" in out and "epoch_002.pt" in out
+    assert "not a checkpoint written by train()" in out and "Python objects" in out
+    assert "damaged" in out
+    loaded = gh.runs.load_generator(run.path)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in g.state_dict().items())
+
+
+def test_resume_with_fewer_epochs_than_done_is_refused(mnist_ready, small_cfg, tmp_path):
+    """Point 16: 'after epoch 2 of 1' and hyperparameters.json rewritten to say 1."""
+    cfg = small_cfg.replace(epochs=2, wandb_mode="disabled")
+    data = gh.load_dataset(cfg)
+    gh.train(cfg, data, gh.start_run(cfg, "e", str(tmp_path), "r"), progress=False)
+    info = (tmp_path / "e" / "r" / "hyperparameters.json").read_text()
+    fewer = cfg.replace(epochs=1)
+    with pytest.raises(ValueError, match="epochs=1 .* already trained 2 epochs"):
+        gh.train(fewer, data, gh.start_run(fewer, "e", str(tmp_path), "r", resume=True), progress=False)
+    assert (tmp_path / "e" / "r" / "hyperparameters.json").read_text() == info

@@ -118,3 +118,49 @@ def test_wandb_sweep_file_and_agent_arguments(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "gan_helpers.sweep", "agent", str(NB01), "--lr=0.1"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2 and "did you mean" in proc.stderr and list(tmp_path.iterdir()) == [path]
+
+
+# ---- issue 14: concurrent sweeps, Ctrl-C -------------------------------------------------
+ONE = ["--set", "max_images=128", "--set", "wandb_mode='disabled'", "--quick", "--name", "shared"]
+
+
+def test_second_sweep_on_one_folder_is_refused(tmp_path):
+    """Point 2: two sweeps started together on one --out: one runs, the other is refused at
+    once and touches nothing (no variant run twice, no live folder renamed)."""
+    cmd = CLI + ["--grid", "lr_g=1e-4"] + ONE + ["--out", str(tmp_path)]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = [p.communicate(timeout=600) + (p.returncode,) for p in (first, second)]
+    codes = sorted(r[2] for r in results)
+    assert codes == [0, 2], results
+    refused = next(r for r in results if r[2] == 2)
+    assert "is in use by another sweep" in refused[1] and "pid" in refused[1]
+    sweep_dir = tmp_path / "shared"
+    assert sorted(p.name for p in sweep_dir.iterdir() if p.is_dir()) == ["lr_g-0.0001", "notebooks", "status"]
+    rows = list(csv.DictReader(open(sweep_dir / "summary.csv")))
+    assert [r["status"] for r in rows] == ["finished"]
+    assert rows[0]["run_dir"] == str(sweep_dir / "lr_g-0.0001")
+
+
+def test_ctrl_c_says_what_finished_and_how_to_resume(tmp_path):
+    """Point 15: a real SIGINT to the sweep's process group (what Ctrl-C sends) while the
+    second of two variants runs: no traceback; finished, interrupted, and re-run resumes."""
+    import os
+    import signal
+    import time
+    cmd = CLI + ["--grid", "lr_g=1e-4,2e-4"] + ONE + ["--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    sweep_dir = tmp_path / "shared"
+    deadline = time.time() + 400
+    while not (sweep_dir / "notebooks" / "lr_g-0.0002.log").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.2)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "finished (1, kept): lr_g-0.0001" in err
+    assert "interrupted (1): lr_g-0.0002" in err and "Re-run the same command to resume" in err
+    assert (sweep_dir / "lr_g-0.0001" / "training_metrics.json").is_file()

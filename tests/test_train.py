@@ -171,3 +171,35 @@ def test_cuda_out_of_memory_is_answered_with_what_to_lower(mnist_ready, small_cf
     with pytest.raises(RuntimeError, match=r"batch_size=64.*Lower batch_size first.*batch_size=32"
                                            r".*g_channels / d_channels.*precision='auto'"):
         gh.train(small_cfg, gh.load_dataset(small_cfg), callbacks=[oom], progress=False)
+
+
+# ---- issue 14: divergence by an exploding loss; weights' origin -------------------------
+def test_exploding_loss_is_divergence(mnist_ready, tmp_path, capsys):
+    """Point 9: lr_d=0.99 grows the losses by orders of magnitude (LSGAN to 1e14) without a
+    NaN; the run stops, or in warn mode says so and keeps going."""
+    cfg = RunConfig(max_images=128, batch_size=64, epochs=2, lr_d=0.99, precision="fp32",
+                    device="cpu", wandb_mode="disabled").validate()
+    run = gh.start_run(cfg, "e", str(tmp_path), "r")
+    with pytest.raises(DivergenceError, match="loss exploded to"):
+        gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
+    assert run.checkpoints() == []  # exploded weights never become a checkpoint
+    history = gh.train(cfg.replace(loss="lsgan", on_divergence="warn"), gh.load_dataset(cfg),
+                       progress=False)
+    assert len(history["epoch"]) == 2 and "WARNING: Training diverged" in capsys.readouterr().out
+
+
+def test_rerun_with_trained_models_says_it_continues(mnist_ready, small_cfg, tmp_path, capsys):
+    """Point 10: the second run of a training cell with the same G, D is not a fresh start."""
+    cfg = small_cfg.replace(wandb_mode="disabled")
+    data = gh.load_dataset(cfg)
+    models = gh.build_models(cfg)
+    first = gh.start_run(cfg, "e", str(tmp_path), "r")
+    gh.train(cfg, data, first, models=models, progress=False)
+    assert "already trained" not in capsys.readouterr().out
+    second = gh.start_run(cfg, "e", str(tmp_path), "r")
+    gh.train(cfg, data, second, models=models, progress=False)
+    assert "already trained for 1 epochs" in capsys.readouterr().out
+    info = lambda run: json.loads((run.path / "hyperparameters.json").read_text())["weights"]
+    assert info(first) == {"from": "fresh init"}
+    assert info(second)["from"] == "continued in memory" and info(second)["epochs_before"] == 1
+    assert info(second)["previous_run"] == str(first.path)
