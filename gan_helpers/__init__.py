@@ -20,18 +20,20 @@ from .env import after_parameters, gpu_report, memory_report, quick_mode
 from .experiments import (results_table, run_configs, toy_lesson_configs,
                           train_augmentation_variants, train_variants)
 from .image_folder import folder_or_demo
-from .metrics import class_histogram, critic_grad_norms, fid_samples, image_metrics
-from .models import build_models, generate
+from .metrics import (class_histogram, critic_grad_norms, fid_samples, image_metrics,
+                      nearest_neighbours)
+from .models import build_models, generate, interpolate
 from .report import report
 from .runs import Run, load_generator, samples_of, show_run, start_run
 from .sweep import run_sweep
 from .toy import mode_centers
-from .train import DivergenceError, train
+from .train import DivergenceError, show_training_step, train
 from .viz import (plot_class_histograms, plot_critic_grad_norms, plot_d_outputs, plot_epoch_times,
-                  plot_layer_grad_norms, plot_losses, plot_metric, plot_overlap_patterns,
+                  plot_image_strip, plot_layer_grad_norms, plot_losses, plot_metric,
+                  plot_nearest_neighbours, plot_overlap_patterns,
                   plot_points, plot_spectra, plot_wasserstein, show_augmentations, show_images,
                   show_metrics, show_zoomed_crops)
-from .widgets import snapshot_player, snapshot_strip
+from .widgets import latent_slider, snapshot_player, snapshot_strip
 
 # `python -m gan_helpers.report` runs the module this package already imported (for gh.report):
 # harmless, and runpy's warning about it would only puzzle a student.

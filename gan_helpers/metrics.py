@@ -15,9 +15,13 @@ and FID is biased upward at small N, so only compare values computed at the same
 `CollapseDetector` is a training callback that samples every K epochs, records these
 numbers in the history (so in training_metrics.json and W&B) and prints a warning when the
 generator has collapsed.
+
+Any image set: `nearest_neighbours` finds each generated sample's closest training images
+(pixel L2), so memorising (samples that are copies) can be seen.
 """
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -266,3 +270,32 @@ def critic_grad_norms(g, critic, data, n=1000, seed=0):
     n = len(real)  # a data set smaller than n (quick mode) gives all its items
     fake = generate(g, n, seed=seed + 1).to(device)
     return interpolate_grad_norms(critic, real, fake, seed=seed).cpu()
+
+
+class Neighbours(NamedTuple):
+    """For each sample (N of them), its k nearest training images, nearest first."""
+    distance: torch.Tensor  # (N, k) L2 distances in [-1, 1] pixel space
+    index: torch.Tensor     # (N, k) positions in the data set
+    images: torch.Tensor    # (N, k, C, H, W) those training images, in [-1, 1]
+
+
+@torch.no_grad()
+def nearest_neighbours(samples, data, k=1, chunk=2048):
+    """Each sample's k nearest training images by plain L2 distance between pixel values in
+    [-1, 1] (no classifier, so it works on any data set; it finds pixel copies, not the same
+    face in another pose). A sample that is a training image finds it at distance exactly 0.
+    The data is compared chunk by chunk, so only `chunk` images are float at a time."""
+    images = getattr(data, "images", data)
+    x = samples.detach().float().cpu().flatten(1)
+    best_d, best_i = torch.zeros(len(x), 0), torch.zeros(len(x), 0, dtype=torch.long)
+    for start in range(0, len(images), chunk):
+        block = normalise(images[start:start + chunk].cpu()).flatten(1)
+        # the direct difference, not the |a|^2 - 2ab + |b|^2 shortcut, whose rounding
+        # would put an exact copy at a distance of about 0.01 instead of 0
+        d = torch.cdist(x, block, compute_mode="donot_use_mm_for_euclid_dist")
+        best_d = torch.cat([best_d, d], 1)
+        best_i = torch.cat([best_i, torch.arange(start, start + len(block)).expand(len(x), -1)], 1)
+        best_d, order = best_d.topk(min(k, best_d.shape[1]), dim=1, largest=False)
+        best_i = best_i.gather(1, order)
+    found = normalise(images[best_i.flatten().to(images.device)].cpu())
+    return Neighbours(best_d, best_i, found.view(*best_i.shape, *found.shape[1:]))

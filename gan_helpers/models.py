@@ -205,3 +205,39 @@ def generate(g, n, noise_dim=None, seed=0, device=None):
     device = device or next(g.parameters()).device
     z = torch.randn(n, noise_dim or g.noise_dim, generator=torch.Generator().manual_seed(seed))
     return sample(g, z.to(device))
+
+
+def interpolate(g, steps=10, seed=0, z0=None, z1=None, spherical=True):
+    """G's images on a path through the latent space from z0 to z1 (two noise vectors drawn
+    from `seed` unless given): (steps, C, H, W), the first exactly G(z0), the last G(z1), in
+    eval mode. spherical=True follows the sphere (slerp) instead of the straight line: noise
+    of noise_dim Gaussian numbers lies near a sphere of radius sqrt(noise_dim), and the middle
+    of the straight line falls inside it, where G has never been trained."""
+    gen = torch.Generator().manual_seed(seed)
+    z0 = torch.randn(g.noise_dim, generator=gen) if z0 is None else z0.flatten().cpu()
+    z1 = torch.randn(g.noise_dim, generator=gen) if z1 is None else z1.flatten().cpu()
+    t = torch.linspace(0, 1, steps)[:, None]
+    z = slerp(z0, z1, t) if spherical else torch.lerp(z0, z1, t)
+    return sample(g, z.to(next(g.parameters()).device))
+
+
+def slerp(z0, z1, t):
+    """Spherical interpolation: at t = 0 exactly z0, at t = 1 exactly z1 (t: (steps, 1))."""
+    omega = torch.acos(torch.dot(z0 / z0.norm(), z1 / z1.norm()).clamp(-1, 1))
+    if torch.sin(omega) < 1e-6:  # (anti)parallel vectors: no unique great circle
+        return torch.lerp(z0, z1, t)
+    # the weights first: sin(omega) / sin(omega) is exactly 1, so the ends are exactly z0, z1
+    w0, w1 = torch.sin((1 - t) * omega) / torch.sin(omega), torch.sin(t * omega) / torch.sin(omega)
+    return w0 * z0 + w1 * z1
+
+
+def latent_walk(g, n=8, seed=0, direction_seed=1, alphas=(-3, -2, -1, 0, 1, 2, 3)):
+    """n noise vectors z (from seed) all moved along one random unit direction d in the
+    latent space (from direction_seed): G(z + alpha * d) for each alpha, as a tensor
+    (len(alphas), n, C, H, W). alpha counts standard deviations of the noise, so +-3 is
+    as far as a single noise coordinate usually goes."""
+    z = torch.randn(n, g.noise_dim, generator=torch.Generator().manual_seed(seed))
+    d = torch.randn(g.noise_dim, generator=torch.Generator().manual_seed(direction_seed))
+    d = d / d.norm()
+    device = next(g.parameters()).device
+    return torch.stack([sample(g, (z + a * d).to(device)).cpu() for a in alphas])

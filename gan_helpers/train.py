@@ -1,10 +1,11 @@
 """train(): the one training loop for every loss family, read top to bottom.
 
 Per epoch: shuffled on-device batches; n_critic discriminator steps (`d_step`) per generator
-step (`g_step`); the steps' statistics summed on the device and read once per epoch (no host
-sync per step); honest wall seconds; a fixed-noise snapshot; an atomic checkpoint; callbacks
+step (`g_step`); every step's statistics kept on the device and read once per epoch (no host
+sync per step), as epoch means and per-step loss curves; honest wall seconds; a fixed-noise snapshot; an atomic checkpoint; callbacks
 for metrics; a guard that stops (or warns) when training diverges.
 """
+import inspect
 import os
 import time
 from contextlib import nullcontext
@@ -233,11 +234,29 @@ def g_step(cfg, gan, fake, noise_std=0.0):
     return GStats(loss.detach())
 
 
+def show_training_step():
+    """Print the real source of d_step and g_step, the code every training run executes
+    (not a copy made for reading), with the file and line it starts at."""
+    for step in (d_step, g_step):
+        lines, first = inspect.getsourcelines(step)
+        print(f"# {inspect.getsourcefile(step).rsplit('/', 2)[-2]}/train.py, line {first}")
+        print("".join(lines))
+
+
+class EpochStats(NamedTuple):
+    """What one epoch measured, as device tensors: the sums for the epoch means and each
+    step's losses for the per-step curves (the tug of war within an epoch)."""
+    d_sums: torch.Tensor  # DStats summed over the epoch's D steps
+    g_sums: torch.Tensor  # GStats summed over its G steps
+    d_loss: torch.Tensor  # the D loss of every D step, in order
+    g_loss: torch.Tensor  # the G loss of every G step, in order (one per critic_steps batches)
+
+
 def train_epoch(cfg, gan, data, noise_std=0.0, on_step=None, max_steps=None):
     """One pass over the data (or max_steps batches): a D step per batch, a G step every
-    critic_steps batches. Returns the summed DStats and GStats, still on the device."""
-    d_sums = torch.zeros(len(DStats._fields), device=gan.device)
-    g_sums = torch.zeros(len(GStats._fields), device=gan.device)
+    critic_steps batches. Returns EpochStats, still on the device: every step's statistics
+    are kept there (one small tensor per step), so no step waits for the GPU to report."""
+    d_rows, g_rows = [], []
     for i, real in enumerate(batches(data, cfg.batch_size, gan.rng)):
         if max_steps is not None and i >= max_steps:
             break
@@ -246,17 +265,24 @@ def train_epoch(cfg, gan, data, noise_std=0.0, on_step=None, max_steps=None):
         its_g_turn = (i + 1) % cfg.critic_steps == 0
         # (1) Update D network: maximize log(D(x)) + log(1 - D(G(z)))
         fake, d_stats = d_step(cfg, gan, real, noise_std, its_g_turn)
-        d_sums += torch.stack(d_stats)
+        d_rows.append(torch.stack(d_stats))
         # (2) Update G network: maximize log(D(G(z)))
         if its_g_turn:
-            g_sums += torch.stack(g_step(cfg, gan, fake, noise_std))
+            g_rows.append(torch.stack(g_step(cfg, gan, fake, noise_std)))
         # One grad-scaler update per iteration, after every optimiser of the iteration has
         # stepped (PyTorch's AMP recipe for several optimisers): an update after each step
         # would count every iteration twice towards the scale's growth.
         gan.scaler.update()
         if on_step is not None:
             on_step()
-    return d_sums, g_sums
+    d_all = stack_rows(d_rows, len(DStats._fields), gan.device)
+    g_all = stack_rows(g_rows, len(GStats._fields), gan.device)
+    return EpochStats(d_all.sum(0), g_all.sum(0), d_all[:, 0], g_all[:, 0])
+
+
+def stack_rows(rows, width, device):
+    """Per-step rows -> one (steps, width) device tensor; (0, width) for no steps."""
+    return torch.stack(rows) if rows else torch.zeros(0, width, device=device)
 
 
 def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
@@ -322,21 +348,30 @@ def run_epoch(cfg, gan, data, epoch, d_wins, bar, history):
             for group in opt.param_groups:
                 group["lr"] = lr * (1 - (epoch - 1) / cfg.epochs)
     t0 = time.perf_counter()
-    d_sums, g_sums = train_epoch(cfg, gan, data, noise_std, on_step=bar.update)
+    stats = train_epoch(cfg, gan, data, noise_std, on_step=bar.update)
     grad_names, grad_norms = layer_grad_norms(gan.g, gan.d)
     # The one host sync per epoch: reading device numbers waits for the GPU, so every step's
     # statistics stayed on the device until now and are read here together
-    host = torch.cat([d_sums, g_sums, grad_norms]).tolist()
+    host = torch.cat([*stats, grad_norms]).tolist()
     if gan.device.type == "cuda":
         torch.cuda.synchronize()
+    d_sums, g_sums, step_d, step_g, grads = split(host, [*(len(t) for t in stats), len(grad_norms)])
     n_steps = steps_per_epoch(len(data), cfg.batch_size)
-    row = dict(epoch=epoch, **epoch_means(cfg, host[:len(d_sums) + len(g_sums)], n_steps),
+    row = dict(epoch=epoch, **epoch_means(cfg, d_sums + g_sums, n_steps),
                epoch_seconds=time.perf_counter() - t0)
     d_wins, finite = _check_divergence(cfg, row, d_wins, first=_first_epoch(history, row))
-    row.update(zip(grad_names, host[len(d_sums) + len(g_sums):]))  # scaler.step unscaled fp16 grads
+    row.update(zip(grad_names, grads))  # scaler.step unscaled fp16 grads
+    # every step's losses, one list per epoch (G's: one per G step), for the per-step curves
+    row.update(step_d_loss=step_d, step_g_loss=step_g)
     bar.set_postfix(d_loss=f"{row['d_loss']:.3f}", g_loss=f"{row['g_loss']:.3f}",
                     s_per_epoch=f"{row['epoch_seconds']:.1f}")
     return row, finite, d_wins
+
+
+def split(values, lengths):
+    """One flat list -> consecutive pieces of the given lengths."""
+    ends = np.cumsum(lengths)
+    return [values[end - n:end] for n, end in zip(lengths, ends)]
 
 
 def epoch_means(cfg, sums, n_steps):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
@@ -64,9 +65,30 @@ def show_images(images, title=None, nrow=None, ax=None, show=True, save_to=None)
 
 
 def plot_losses(history, ax=None, show=True, save_to=None, label=""):
-    """G and D loss per epoch: what a healthy tug of war looks like."""
-    curves = {"d_loss": f"{label}D loss".strip(), "g_loss": f"{label}G loss".strip()}
-    return _curves(history, curves, "Generator and discriminator loss", "loss", ax, show, save_to)
+    """G and D loss: every step as a thin line (the tug of war within an epoch is visible),
+    each epoch's mean as a marker at the epoch's end. A history without per-step losses (a
+    run from before they were recorded) gets the epoch means alone."""
+    fig, ax, own = _figure(ax, (6, 4))
+    for key, name in (("d_loss", f"{label}D loss".strip()), ("g_loss", f"{label}G loss".strip())):
+        x, y = step_curve(history, f"step_{key}")
+        color = ax.plot(x, y, lw=0.6, alpha=0.45, label=f"{name}, each step")[0].get_color() if x else None
+        ax.plot(history["epoch"], history[key], marker="o", ls="none" if x else "-", color=color,
+                label=f"{name}, epoch mean" if x else name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+    ax.set(xlabel="epoch", ylabel="loss", title="Generator and discriminator loss")
+    ax.legend(fontsize="small")
+    return finish(fig, save_to, show, own)
+
+
+def step_curve(history, key):
+    """Per-step values (one list per epoch) -> (x, y) with x in epochs: the j-th of an
+    epoch's n values at epoch - 1 + (j + 1) / n, so the last lands on the epoch's mean marker."""
+    x, y = [], []
+    for epoch, values in zip(history["epoch"], history.get(key) or []):
+        n = len(values or [])
+        x += [epoch - 1 + (j + 1) / n for j in range(n)]
+        y += values or []
+    return x, y
 
 
 def plot_d_outputs(history, ax=None, show=True, save_to=None):
@@ -322,3 +344,40 @@ def show_augmentations(images, kinds=None, show=True, save_to=None):
         ax.set_xticks([])
         ax.set_yticks([])
     return finish(fig, save_to, show)
+
+
+def plot_image_strip(images, labels=None, title=None, show=True, save_to=None):
+    """Images (N, C, H, W) in [-1, 1] in one row, one axis each, with an optional label under
+    each (an interpolation's t, say)."""
+    images = images.detach().float().cpu()
+    fig, axes = plt.subplots(1, len(images), figsize=(1.3 * len(images), 1.7), squeeze=False)
+    for i, (ax, image) in enumerate(zip(axes[0], images)):
+        _show_one(ax, image)
+        if labels is not None:
+            ax.set_xlabel(labels[i], fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return finish(fig, save_to, show)
+
+
+def plot_nearest_neighbours(samples, neighbours, n=8, show=True, save_to=None):
+    """Top row: generated samples; below each, its nearest training image and their
+    distance (`neighbours` from metrics.nearest_neighbours). Distances near 0 are copies."""
+    samples = samples.detach().float().cpu()[:n]
+    n = len(samples)
+    fig, axes = plt.subplots(2, n, figsize=(1.5 * n, 3.4), squeeze=False)
+    for j in range(n):
+        for row, image in enumerate((samples[j], neighbours.images[j, 0])):
+            _show_one(axes[row, j], image)
+        axes[1, j].set_xlabel(f"L2 {float(neighbours.distance[j, 0]):.1f}", fontsize="small")
+    axes[0, 0].set_ylabel("generated")
+    axes[1, 0].set_ylabel("nearest\ntraining")
+    fig.suptitle("Generated samples and their nearest training images (pixel L2 in [-1, 1])")
+    return finish(fig, save_to, show)
+
+
+def _show_one(ax, image):
+    """One (C, H, W) image in [-1, 1] on an axis, without ticks (the label stays free)."""
+    arr = to_grid(image[None], nrow=1)
+    ax.imshow(arr[..., 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255)
+    ax.set_xticks([]), ax.set_yticks([])

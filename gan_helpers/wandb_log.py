@@ -89,13 +89,32 @@ def start(run, run_id):
 
 
 def log(wandb_run, history, snapshot=None):
-    """The last epoch's numbers (and the snapshot image) at step = the epoch."""
+    """The last epoch, at W&B step = training steps so far: each of its steps' losses
+    (step/d_loss, and step/g_loss at each G step) at that step's own number, then the epoch's
+    numbers (with `epoch`, to choose as the x axis in W&B) and the snapshot at its last step."""
+    first, d_losses, g_losses = last_epoch_steps(history)
+    every = max(len(d_losses) // max(len(g_losses), 1), 1)  # critic_steps D steps per G step
+    per_step = {first + i: {"step/d_loss": v} for i, v in enumerate(d_losses)}
+    for j, v in enumerate(g_losses):  # the j-th G step follows D step (j + 1) * critic_steps
+        per_step.setdefault(first + (j + 1) * every - 1, {})["step/g_loss"] = v
+    for step in sorted(per_step):
+        wandb_run.log(per_step[step], step=step)
     row = {k: v[-1] for k, v in history.items()
            if isinstance(v, list) and v and isinstance(v[-1], (int, float))}
     if snapshot is not None:
         import wandb
         row["samples"] = wandb.Image(str(snapshot))
-    wandb_run.log(row, step=history["epoch"][-1])
+    wandb_run.log(row, step=first + len(d_losses) - 1 if d_losses else history["epoch"][-1])
+
+
+def last_epoch_steps(history):
+    """(W&B step of the last epoch's first D step, its D losses, its G losses); steps count
+    from 1 over the whole run (a resumed run continues the count from its history)."""
+    per_epoch = [v or [] for v in history.get("step_d_loss", [])]
+    if not per_epoch:
+        return 1, [], []
+    first = 1 + sum(len(v) for v in per_epoch[:-1])
+    return first, per_epoch[-1], history["step_g_loss"][-1] or []
 
 
 def finish(wandb_run, history):

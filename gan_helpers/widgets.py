@@ -1,13 +1,16 @@
 """A GAN-Lab-style player: step through training snapshots (samples over the critic's
-landscape) with a slider and a play button.
+landscape) with a slider and a play button; and a slider that walks G's samples along one
+direction of the latent space.
 
-ipywidgets is imported only when a player is made; where widgets cannot render (no
-ipywidgets, no notebook front end, or static=True), `snapshot_player` draws a static strip
-of snapshots instead so the lesson still reads.
+ipywidgets is imported only when a widget is made; where widgets cannot render (no
+ipywidgets, no notebook front end, or static=True), each draws a static figure instead so
+the lesson still reads.
 """
 import matplotlib.pyplot as plt
+import torch
 
 from . import viz
+from .models import latent_walk
 
 
 def snapshot_strip(snapshots, real=None, n=6, title="", show=True, save_to=None):
@@ -72,6 +75,42 @@ def snapshot_player(runs, real=None, static=False, interval_ms=400):
 
     slider.observe(draw, names="value")
     box = W.VBox([W.HBox([play, slider, label]), out])
+    draw()
+    display(box)
+    return box
+
+
+def latent_walk_figure(g, n=8, seed=0, direction_seed=1, span=3.0, rows=5, show=True):
+    """Static fallback: rows of G(z + alpha * d) for alpha from -span (top) to +span (bottom);
+    each column one noise vector z, every row moved by the same amount along d."""
+    alphas = torch.linspace(-span, span, rows).tolist()
+    images = latent_walk(g, n, seed, direction_seed, alphas)
+    return viz.show_images(images.flatten(0, 1), nrow=n, show=show,
+                           title=f"Walking along one latent direction: alpha {alphas[0]:+g} (top) "
+                                 f"to {alphas[-1]:+g} (bottom)")
+
+
+def latent_slider(g, n=8, seed=0, direction_seed=1, span=3.0, static=False):
+    """A slider for alpha: G(z + alpha * d) for n noise vectors z and one random unit direction d
+    (pick another with direction_seed). Returns the widget, or the static figure
+    (`latent_walk_figure`) when widgets cannot render."""
+    if static or not _widgets_available():
+        return latent_walk_figure(g, n, seed, direction_seed, span)
+    import ipywidgets as W
+    from IPython.display import display
+
+    out = W.Output()
+    slider = W.FloatSlider(value=0.0, min=-span, max=span, step=span / 10, description="alpha",
+                           continuous_update=False)
+
+    def draw(change=None):
+        with out:
+            out.clear_output(wait=True)
+            images = latent_walk(g, n, seed, direction_seed, [slider.value])[0]
+            viz.show_images(images, nrow=n, title=f"G(z + {slider.value:+.1f} d)")
+
+    slider.observe(draw, names="value")
+    box = W.VBox([slider, out])
     draw()
     display(box)
     return box

@@ -85,3 +85,20 @@ def test_fid_and_kid_separate_real_from_noise(mnist_ready, mnist_test):
     # which is why values are only compared at equal N
     small, large = metrics.fid(images[5000:5500]), metrics.fid(images[5000:7000])
     assert large < 10 and small > large
+
+
+def test_a_training_image_finds_itself_at_distance_zero_and_noise_does_not():
+    from gan_helpers.data import Dataset, normalise
+    images = torch.randint(0, 256, (50, 3, 8, 8), dtype=torch.uint8)
+    data = Dataset("random", images)
+    copies = normalise(images[[3, 41]])
+    noise = torch.rand(2, 3, 8, 8) * 2 - 1
+    nn = metrics.nearest_neighbours(torch.cat([copies, noise]), data, k=2, chunk=16)  # chunks merge
+    assert nn.distance.shape == nn.index.shape == (4, 2)
+    assert nn.index[:2, 0].tolist() == [3, 41] and nn.distance[:2, 0].tolist() == [0.0, 0.0]
+    assert (nn.distance[:, 1] > 1).all() and (nn.distance[2:, 0] > 1).all()
+    assert (nn.distance[:, 0] <= nn.distance[:, 1]).all()  # nearest first
+    assert torch.equal(nn.images[1, 0], copies[1]) and nn.images.shape == (4, 2, 3, 8, 8)
+    brute = torch.cdist(noise.flatten(1), normalise(images).flatten(1)).min(1)
+    assert torch.allclose(nn.distance[2:, 0], brute.values, rtol=1e-4)
+    assert nn.index[2:, 0].tolist() == brute.indices.tolist()

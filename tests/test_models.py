@@ -217,3 +217,40 @@ def test_impossible_combinations_say_what_to_change(change, words):
 def test_the_suggested_fix_builds(fix):
     cfg = RunConfig(preset="kernel8_stride1_2", **{"g_strides": [2, 2, 2], **fix}).validate()
     check_output(cfg, *build_models(cfg))
+
+
+# ---- the latent space ----------------------------------------------------------------------
+@pytest.mark.parametrize("spherical", [True, False])
+def test_an_interpolation_starts_at_g_of_z0_and_ends_at_g_of_z1(spherical):
+    from gan_helpers import interpolate
+    from gan_helpers.models import sample
+    g, _ = build_models(RunConfig().validate())  # BatchNorm: eval mode makes samples independent
+    gen = torch.Generator().manual_seed(7)
+    z0, z1 = torch.randn(g.noise_dim, generator=gen), torch.randn(g.noise_dim, generator=gen)
+    strip = interpolate(g, steps=10, seed=7, spherical=spherical)
+    assert strip.shape == (10, 1, 28, 28) and g.training  # g is left in train mode
+    ends = sample(g, torch.stack([z0, z1]))
+    assert torch.allclose(strip[0], ends[0], atol=1e-5) and torch.allclose(strip[-1], ends[1], atol=1e-5)
+    assert not torch.allclose(strip[4], ends[0], atol=1e-3)  # it does move in between
+
+
+def test_slerp_stays_on_the_sphere_and_hits_both_ends_exactly():
+    from gan_helpers.models import slerp
+    z0, z1 = torch.randn(100), torch.randn(100)
+    z1 = z1 * z0.norm() / z1.norm()
+    path = slerp(z0, z1, torch.linspace(0, 1, 9)[:, None])
+    assert torch.equal(path[0], z0) and torch.equal(path[-1], z1)
+    assert torch.allclose(path.norm(dim=1), z0.norm().expand(9), rtol=1e-4)
+
+
+def test_a_latent_walk_moves_every_sample_by_the_same_direction():
+    from gan_helpers.models import latent_walk
+    g, _ = build_models(RunConfig().validate())
+    walk = latent_walk(g, n=4, alphas=(-1, 0, 1))
+    assert walk.shape == (3, 4, 1, 28, 28)
+    assert torch.allclose(walk[1], gh_generate(g, 4))  # alpha 0: the plain samples of seed 0
+
+
+def gh_generate(g, n):
+    from gan_helpers import generate
+    return generate(g, n, seed=0).cpu()

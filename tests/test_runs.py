@@ -255,3 +255,18 @@ def test_resume_with_fewer_epochs_than_done_is_refused(mnist_ready, small_cfg, t
     with pytest.raises(ValueError, match="epochs=1 .* already trained 2 epochs"):
         gh.train(fewer, data, gh.start_run(fewer, "e", str(tmp_path), "r", resume=True), progress=False)
     assert (tmp_path / "e" / "r" / "hyperparameters.json").read_text() == info
+
+
+def test_resume_keeps_the_per_step_losses(mnist_ready, small_cfg, tmp_path):
+    """2 epochs, then resume to 3: training_metrics.json has every step of all 3 epochs,
+    the first 2 epochs' steps unchanged (256 images / batch 64 = 4 steps an epoch)."""
+    data = gh.load_dataset(small_cfg)
+    cfg = small_cfg.replace(epochs=2)
+    gh.train(cfg, data, gh.start_run(cfg, "e", str(tmp_path), "r"), progress=False)
+    before = json.loads((tmp_path / "e" / "r" / "training_metrics.json").read_text())
+    cfg = small_cfg.replace(epochs=3)
+    gh.train(cfg, data, gh.start_run(cfg, "e", str(tmp_path), "r", resume=True), progress=False)
+    after = json.loads((tmp_path / "e" / "r" / "training_metrics.json").read_text())
+    assert [len(v) for v in after["step_d_loss"]] == [4, 4, 4]
+    assert sum(len(v) for v in after["step_g_loss"]) == 4 * 3  # steps x epochs
+    assert after["step_d_loss"][:2] == before["step_d_loss"]

@@ -1,5 +1,6 @@
 """Training: batches, what D is shown, out-of-memory advice, divergence, per-layer gradients
 and the WGAN terms in the history, and the speed switches (timings: `python -m gan_helpers.bench`)."""
+import importlib
 import json
 import math
 
@@ -16,8 +17,8 @@ STEPS = 3
 
 def losses_after(cfg, data):
     gan, data = prepare(cfg.validate(), data)
-    d_sums, g_sums = train_epoch(cfg, gan, data, max_steps=STEPS)
-    return gan, d_sums[0].item() / STEPS, g_sums[0].item() / STEPS  # mean d_loss, g_loss
+    stats = train_epoch(cfg, gan, data, max_steps=STEPS)
+    return gan, stats.d_sums[0].item() / STEPS, stats.g_sums[0].item() / STEPS  # mean d_loss, g_loss
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +204,47 @@ def test_rerun_with_trained_models_says_it_continues(mnist_ready, small_cfg, tmp
     assert info(first) == {"from": "fresh init"}
     assert info(second)["from"] == "continued in memory" and info(second)["epochs_before"] == 1
     assert info(second)["previous_run"] == str(first.path)
+
+
+# ---- per-step losses ---------------------------------------------------------------------
+@pytest.mark.parametrize("critic_steps", [1, 2])
+def test_every_steps_loss_is_kept_and_averages_to_the_epoch_mean(mnist, critic_steps):
+    """256 images / batch 32 = 8 D steps an epoch; G steps every critic_steps of them."""
+    cfg, data = mnist
+    cfg = cfg.replace(epochs=2, n_critic=critic_steps)
+    history = gh.train(cfg, data, progress=False)
+    assert [len(v) for v in history["step_d_loss"]] == [8, 8]
+    assert [len(v) for v in history["step_g_loss"]] == [8 // cfg.critic_steps] * 2
+    for i in range(2):  # the same numbers as the epoch means, not a second measurement
+        assert sum(history["step_d_loss"][i]) / 8 == pytest.approx(history["d_loss"][i], rel=1e-5)
+        steps_g = history["step_g_loss"][i]
+        assert sum(steps_g) / len(steps_g) == pytest.approx(history["g_loss"][i], rel=1e-5)
+
+
+def attribute_calls(function):
+    """Names of the methods a function's source calls (x.tolist() -> 'tolist')."""
+    import ast
+    import inspect
+    import textwrap
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    return [n.func.attr for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+
+
+def test_the_steps_never_wait_for_the_device_and_the_epoch_reads_it_once():
+    """Reading a device number (.item(), .tolist(), .cpu(), float(t)) makes the host wait
+    for the GPU; the step code does none, run_epoch does one .tolist() for everything."""
+    t = importlib.import_module("gan_helpers.train")  # gh.train is the function
+    reads = {"item", "tolist", "cpu", "numpy"}
+    for function in (t.d_step, t.g_step, t.train_epoch, t.stack_rows, t.d_view):
+        assert not reads & set(attribute_calls(function)), function.__name__
+    assert [c for c in attribute_calls(t.run_epoch) if c in reads] == ["tolist"]
+
+
+def test_the_look_inside_cell_prints_the_real_steps(capsys):
+    import inspect
+    t = importlib.import_module("gan_helpers.train")  # gh.train is the function
+    gh.show_training_step()
+    out = capsys.readouterr().out
+    assert inspect.getsource(t.d_step) in out and inspect.getsource(t.g_step) in out
+    assert "gan_helpers/train.py, line" in out

@@ -31,3 +31,32 @@ def test_the_lesson_plots_take_tensors_and_samples_of_run_folders(mnist_ready, s
     viz.plot_overlap_patterns({"5/2": (5, 2, "transposed"), "nearest": (5, 2, "nearest")},
                               show=False, save_to=tmp_path / "o.png")
     assert (tmp_path / "s.png").stat().st_size and (tmp_path / "o.png").stat().st_size
+
+
+def test_the_strip_and_neighbour_plots_show_one_image_per_axis():
+    images = torch.rand(10, 1, 28, 28) * 2 - 1
+    fig = gh.plot_image_strip(images, labels=[f"t={t / 9:.1f}" for t in range(10)], show=False)
+    assert sum(len(ax.images) for ax in fig.axes) == 10
+    from gan_helpers.metrics import nearest_neighbours
+    data = (images[:6] + 1).mul(127.5).round().byte()
+    nn = nearest_neighbours(images[6:], data)
+    fig = gh.plot_nearest_neighbours(images[6:], nn, show=False)
+    assert sum(len(ax.images) for ax in fig.axes) == 8  # 4 samples over their 4 neighbours
+    assert all(ax.get_xlabel().startswith("L2 ") for ax in fig.axes[4:])
+
+
+def test_the_loss_plot_draws_every_step_under_the_epoch_means():
+    history = {"epoch": [1, 2], "d_loss": [1.0, 2.0], "g_loss": [3.0, 4.0],
+               "step_d_loss": [[0.5, 1.5], [2.0, 2.0]], "step_g_loss": [[3.0, 3.0], [4.0, 4.0]]}
+    ax = gh.plot_losses(history, show=False).axes[0]
+    steps = [line for line in ax.lines if "each step" in line.get_label()]
+    assert [list(line.get_xdata()) for line in steps] == [[0.5, 1.0, 1.5, 2.0]] * 2
+    old = {k: history[k] for k in ("epoch", "d_loss", "g_loss")}  # a run from before: means only
+    assert len(gh.plot_losses(old, show=False).axes[0].lines) == 2
+
+
+def test_the_latent_slider_falls_back_to_a_figure_without_a_notebook():
+    g, _ = gh.build_models(gh.RunConfig().validate())
+    fig = gh.latent_slider(g, n=3, span=2.0)  # pytest has no kernel: the static figure
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert "alpha -2 (top) to +2 (bottom)" in fig.axes[0].get_title()

@@ -60,3 +60,26 @@ def test_wandb_key_never_lands_in_any_file(mnist_ready, tmp_path):
     assert any(p.suffix == ".wandb" for p in files) and any(p.suffix == ".ipynb" for p in files)
     leaked = [str(p) for p in files if key.encode() in p.read_bytes()]
     assert leaked == []
+
+
+class FakeWandbRun:
+    def __init__(self):
+        self.calls = []
+
+    def log(self, row, step):
+        self.calls.append((step, row))
+
+
+def test_each_step_is_logged_at_its_own_wandb_step():
+    """Epoch 2 of 4 D steps each, a G step every 2nd: W&B steps 5..8 carry step/d_loss,
+    steps 6 and 8 step/g_loss, and the epoch's numbers land on its last step (8)."""
+    from gan_helpers import wandb_log
+    history = {"epoch": [1, 2], "d_loss": [1.0, 0.9], "step_d_loss": [[1, 1, 1, 1], [.8, .9, 1., .9]],
+               "step_g_loss": [[2, 2], [3., 4.]], "device": "cpu"}
+    fake = FakeWandbRun()
+    wandb_log.log(fake, history)
+    steps = [s for s, _ in fake.calls]
+    assert steps == [5, 6, 7, 8, 8] and steps == sorted(steps)  # W&B steps only go forward
+    assert [r.get("step/d_loss") for _, r in fake.calls[:4]] == [.8, .9, 1., .9]
+    assert [(s, r["step/g_loss"]) for s, r in fake.calls if "step/g_loss" in r] == [(6, 3.), (8, 4.)]
+    assert fake.calls[-1][1] == {"epoch": 2, "d_loss": 0.9}  # lists of lists are not epoch numbers
