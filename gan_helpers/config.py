@@ -65,16 +65,18 @@ class RunConfig:
     d_dense: Optional[list] = None         # hidden dense widths before the output unit
     d_head: Optional[str] = None           # "dense" (flatten + Linear) or "conv" (valid conv to 1x1)
     leaky_slope: Optional[float] = None
-    init: Optional[str] = None             # "dcgan" = N(0, 0.02) weights, or "default"
+    init: Optional[str] = None             # "glorot" (Keras's), "dcgan" = N(0, 0.02), "default" (PyTorch's)
     # training
     batch_size: int = 256
     epochs: int = 25
     noise_dim: int = 100
     optimizer: str = "adam"
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    betas_g: tuple = (0.9, 0.999)
-    betas_d: tuple = (0.9, 0.999)
+    # The DCGAN paper's Adam settings. The seeds' (TF tutorial's) 1e-4 with betas (0.9, 0.999)
+    # collapsed notebook 01 to one blob in every PyTorch port we measured (issue 11)
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas_g: tuple = (0.5, 0.999)
+    betas_d: tuple = (0.5, 0.999)
     loss: str = "bce"
     label_smoothing: float = 1.0   # target for real images; 1.0 = off, the seeds used 0.9
     instance_noise: float = 0.0    # std of noise added to D's inputs, annealed to 0 (seed: 0.15)
@@ -354,14 +356,14 @@ PRESETS = {
         g_norm="batch", g_activation="leaky_relu", upsample="transposed",
         d_channels=[64, 128], d_strides=[2, 2], d_kernel=5, d_norm="none",
         d_activation="leaky_relu", d_dropout=0.3, d_dense=[], d_head="dense",
-        leaky_slope=0.3, init="default"),
+        leaky_slope=0.3, init="glorot"),
     # Seed 003 "Modified Architecture": 3x3 kernels, refinement convs, Dense(128) in D.
     "deeper_3x3": dict(
         g_input="dense", g_channels=[128, 64, 64, 32, 16], g_strides=[2, 1, 2, 1, 1], g_kernel=3,
         g_refine=0, g_norm="batch", g_activation="leaky_relu", upsample="transposed",
         d_channels=[32, 64, 128, 256], d_strides=[2, 1, 2, 1], d_kernel=3, d_norm="none",
         d_activation="leaky_relu", d_dropout=0.3, d_dense=[128], d_head="dense",
-        leaky_slope=0.3, init="default"),
+        leaky_slope=0.3, init="glorot"),
     # Radford et al. 2015, 64x64, with the widths of the PyTorch reference example (ngf = ndf = 64;
     # the paper's Figure 1 starts at 1024 channels, which is wgan_gp64's generator).
     "dcgan64": dict(
@@ -435,7 +437,7 @@ def resolve_architecture(cfg):
     _choice("upsample", values["upsample"], UPSAMPLE_MODES)
     _choice("g_input", values["g_input"], ("dense", "convt"))
     _choice("d_head", values["d_head"], ("dense", "conv"))
-    _choice("init", values["init"], ("default", "dcgan"))
+    _choice("init", values["init"], ("default", "dcgan", "glorot"))
     for name in ("g_channels", "g_strides", "d_channels", "d_strides", "d_dense"):
         values[name] = _int_list(name, values[name], allow_empty=name == "d_dense")
     if len(values["g_strides"]) != len(values["g_channels"]):

@@ -302,8 +302,8 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
     if run is not None:
         run.open(gan.device, parameters=[sum(p.numel() for p in m.parameters()) for m in (gan.g, gan.d)],
                  weights=weights)
-        if start == 0:
-            run.save_snapshot(0, sample(gan.g, fixed_noise), gan.d if cfg.is_points else None)
+        if start == 0:  # BatchNorm has no running statistics yet: the batch's own, not eval mode's
+            run.save_snapshot(0, sample(gan.g, fixed_noise, batch_stats=True), gan.d if cfg.is_points else None)
     n_steps = steps_per_epoch(len(data), cfg.batch_size)
     bar = tqdm(total=cfg.epochs * n_steps, initial=start * n_steps, disable=not progress,
                desc="training", unit="step", dynamic_ncols=True)
@@ -328,13 +328,16 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
               f"(resume=True continues from it).")
     finally:
         bar.close()
-    seconds = sum(history["epoch_seconds"])
-    history["images_per_second"] = n_steps * cfg.batch_size * len(history["epoch"]) / seconds \
-        if seconds else None
+    history["images_per_second"] = images_per_second(history, n_steps * cfg.batch_size)
     if run is not None:
         run.log_epoch(history)
         run.finish(history)
     return history
+
+
+def images_per_second(history, images_per_epoch):
+    seconds = sum(history["epoch_seconds"])
+    return images_per_epoch * len(history["epoch"]) / seconds if seconds else None
 
 
 def run_epoch(cfg, gan, data, epoch, d_wins, bar, history):

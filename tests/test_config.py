@@ -9,7 +9,8 @@ from gan_helpers import RunConfig
 
 def test_defaults_are_the_seed_baseline():
     cfg = RunConfig()
-    assert (cfg.batch_size, cfg.epochs, cfg.noise_dim, cfg.lr_g, cfg.lr_d) == (256, 25, 100, 1e-4, 1e-4)
+    assert (cfg.batch_size, cfg.epochs, cfg.noise_dim, cfg.lr_g, cfg.lr_d) == (256, 25, 100, 2e-4, 2e-4)
+    assert cfg.betas_g == cfg.betas_d == (0.5, 0.999)  # the DCGAN paper's: the seeds' collapsed
     assert cfg.preset == "tf_tutorial" and cfg.loss == "bce"
     assert cfg.validate() is cfg
 

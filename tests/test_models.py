@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import gan_helpers as gh
 from gan_helpers import RunConfig, build_models
 from gan_helpers.config import PRESETS
 
@@ -254,3 +255,53 @@ def test_a_latent_walk_moves_every_sample_by_the_same_direction():
 def gh_generate(g, n):
     from gan_helpers import generate
     return generate(g, n, seed=0).cpu()
+
+
+# ---- issue 11: the TF presets start as the TF tutorial does --------------------------------
+def _keras_std(weight):
+    """Glorot-uniform's std with Keras's fans. A Conv2DTranspose kernel (k, k, out, in) has
+    fan_in = out*k*k, fan_out = in*k*k: with torch's (in, out, k, k) layout that is dim 1 for
+    fan_in, as for Conv2d (out, in, k, k) and Linear (out, in)."""
+    rf = weight[0, 0].numel() if weight.dim() > 2 else 1
+    return (2.0 / (weight.shape[1] * rf + weight.shape[0] * rf)) ** 0.5
+
+
+@pytest.mark.parametrize("preset", ["tf_tutorial", "deeper_3x3", "kernel8_stride1_2"])
+def test_tf_presets_use_keras_glorot_init(preset):
+    """Every conv/dense weight of a TF-tutorial port has Glorot-uniform's spread, biases 0."""
+    g, d = gh.build_models(gh.RunConfig(preset=preset).validate())
+    layers = [m for net in (g, d) for m in net.modules()
+              if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    assert layers
+    for m in layers:
+        expected = _keras_std(m.weight)
+        assert abs(float(m.weight.std()) - expected) < 0.1 * expected + 2e-3, m
+        limit = (3 ** 0.5) * expected  # uniform on [-limit, limit]
+        assert float(m.weight.abs().max()) <= limit + 1e-6
+        assert m.bias is None or not m.bias.any()
+
+
+def test_tf_tutorial_starts_with_tanh_unsaturated():
+    """The cause of notebook 01's collapse: with PyTorch's default init the last
+    ConvTranspose2d (fan-in counted from its 1 output channel) saturates tanh for 12 % of
+    the pixels, D wins at once; with the tutorial's Glorot init almost none are."""
+    z = torch.randn(256, 100, generator=torch.Generator().manual_seed(0))
+
+    def saturated(init):
+        g, _ = gh.build_models(gh.RunConfig(init=init).validate())
+        with torch.no_grad():
+            return float((g(z).abs() > 0.99).float().mean())
+
+    assert saturated(None) < 0.001  # the preset's own init
+    assert saturated("default") > 0.05
+
+
+def test_epoch_0_snapshot_uses_the_batch_statistics():
+    """Before any step BatchNorm's running averages are 0 and 1: eval-mode samples all look
+    alike. The first snapshot normalises with the batch's own statistics, on a copy."""
+    g, _ = gh.build_models(gh.RunConfig().validate())
+    z = torch.randn(16, 100, generator=torch.Generator().manual_seed(0))
+    before = {k: v.clone() for k, v in g.state_dict().items()}
+    first = gh.models.sample(g, z, batch_stats=True)
+    assert float(first.std(0).mean()) > 5 * float(gh.models.sample(g, z).std(0).mean())
+    assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())  # untouched

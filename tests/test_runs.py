@@ -159,7 +159,7 @@ def test_two_runs_with_one_name_get_two_folders(small_cfg, tmp_path):
     first.open("cpu")
     second.open("cpu")
     assert first.path != second.path and second.path.name == "r-2"
-    assert json.loads((first.path / "hyperparameters.json").read_text())["config"]["lr_g"] == 1e-4
+    assert json.loads((first.path / "hyperparameters.json").read_text())["config"]["lr_g"] == cfg.lr_g
     assert json.loads((second.path / "hyperparameters.json").read_text())["config"]["lr_g"] == 3e-4
 
 
