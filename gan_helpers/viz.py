@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
@@ -17,6 +18,11 @@ from .describe import overlap_pattern
 from .metrics import METRIC_NAMES
 from .models import critic_landscape
 
+
+def epoch_axis(ax):
+    """Label the x axis 'epoch' with whole-number ticks only (no epoch 1.25 or 5.2)."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 def to_grid(images, nrow=None):
     """(N, C, H, W) in [-1, 1] -> one HxWxC uint8 grid (numpy)."""
@@ -80,7 +86,7 @@ def _curves(history, curves, title, ylabel, ax, show, save_to):
     fig, ax, own = _figure(ax, (6, 4))
     for key, label in curves.items():
         ax.plot(history["epoch"], history[key], label=label)
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -91,7 +97,7 @@ def _curves(history, curves, title, ylabel, ax, show, save_to):
 def plot_epoch_times(history, ax=None, show=True, save_to=None):
     fig, ax, own = _figure(ax, (6, 3))
     ax.bar(history["epoch"], history["epoch_seconds"])
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("seconds")
     ax.set_title(f"Time per epoch on {history.get('device', '?')}")
     return finish(fig, save_to, show, own)
@@ -145,7 +151,7 @@ def plot_layer_grad_norms(history, title="", axes=None, show=True, save_to=None)
             if pts:
                 ax.plot(*zip(*pts), label=layer, color=plt.cm.viridis(i / max(len(columns) - 1, 1)))
         ax.set_yscale("log")
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.set_ylabel("||grad|| of the layer's weights")
         ax.set_title(f"{title} {name}: gradient norm per layer".strip())
         if columns:
@@ -177,7 +183,7 @@ def plot_wasserstein(history, ax=None, show=True, save_to=None, label=""):
     if history.get("gp") and any(v is not None for v in history["gp"]):
         ax.plot(history["epoch"], history["gp"], ls=":", label=f"{label} GP term".strip())
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_title("Critic's Wasserstein estimate")
     ax.legend(fontsize=8)
     return finish(fig, save_to, show, own)
@@ -193,7 +199,7 @@ def plot_metric(histories, name, ax=None, show=True, save_to=None, target=None):
             ax.plot(*zip(*pts), marker="o", ms=3, label=label)
     if target is not None:
         ax.axhline(target, color="k", ls="--", lw=0.8, label="all")
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_title(name)
     ax.legend(fontsize=8)
     return finish(fig, save_to, show, own)

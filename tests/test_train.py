@@ -171,3 +171,15 @@ def test_cuda_out_of_memory_is_answered_with_what_to_lower(mnist_ready, small_cf
     with pytest.raises(RuntimeError, match=r"batch_size=64.*Lower batch_size first.*batch_size=32"
                                            r".*g_channels / d_channels.*precision='auto'"):
         gh.train(small_cfg, gh.load_dataset(small_cfg), callbacks=[oom], progress=False)
+
+
+def test_optimizers_use_the_betas_as_the_text_says():
+    """Notebook 03: Adam uses both betas, SGD the first as momentum, RMSProp neither."""
+    from gan_helpers.train import make_optimizer
+    w = [torch.nn.Parameter(torch.zeros(3))]
+    sgd = make_optimizer("sgd", w, 0.01, (0.5, 0.999)).param_groups[0]
+    assert sgd["momentum"] == 0.5 and sgd["lr"] == 0.01
+    adam = make_optimizer("adam", w, 0.01, (0.5, 0.9)).param_groups[0]
+    assert adam["betas"] == (0.5, 0.9)
+    rms = make_optimizer("rmsprop", w, 0.01, (0.5, 0.999)).param_groups[0]
+    assert rms["momentum"] == 0 and rms["alpha"] == 0.99
