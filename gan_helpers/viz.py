@@ -20,8 +20,13 @@ from .models import critic_landscape
 
 
 def epoch_axis(ax):
-    """Label the x axis 'epoch' with whole-number ticks only (no epoch 1.25 or 5.2)."""
+    """Label the x axis 'epoch' with whole-number ticks only (no epoch 1.25 or 5.2). Call it
+    after drawing: a single epoch's point gets a window of +-1 epoch, so whole numbers show."""
     ax.set_xlabel("epoch")
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:
+        mid = round((lo + hi) / 2)
+        ax.set_xlim(min(lo, mid - 1), max(hi, mid + 1))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 def to_grid(images, nrow=None):
