@@ -68,7 +68,7 @@ def high_quality_fraction(samples, dataset="ring8"):
     return float(hq.float().mean()) if len(hq) else 0.0
 
 
-def modes_reached(samples, dataset="ring8", min_fraction=0.01):
+def modes_reached(samples, dataset="ring8", min_fraction=MIN_CLASS_FRACTION):
     """Where *all* samples are, whatever their quality: modes that are the nearest mode of at
     least `min_fraction` of the samples (the 1 % rule of class_coverage). A generator whose
     samples spread over the right regions but sit between or around the modes (not converged)
