@@ -12,24 +12,40 @@ from .toy import TOY_SETS, mode_centers
 
 
 # ---- the collapse detector -----------------------------------------------------------------
+def point_outcome(metrics, k, min_quality=0.1, min_coverage=0.75):
+    """Name a 2D generator's state from point_metrics: 'not converged' (fewer than
+    `min_quality` of the samples within 3 std of a mode), 'collapse' (sharp samples, but fewer
+    than `min_coverage` of the k modes captured) or 'ok'."""
+    if metrics["high_quality_fraction"] < min_quality:
+        return "not converged"
+    return "collapse" if metrics["modes_captured"] < min_coverage * k else "ok"
+
+
 class CollapseDetector:
     """Training callback: every `every` epochs draw `n` samples and measure coverage.
 
-    2D data: collapse = fewer than `min_coverage` of the modes captured.
+    2D data, two different failures, named apart:
+      not converged = fewer than `min_quality` of the samples lie within 3 std of a mode (G has
+                      not learnt where the data is; nothing is sharp, whatever modes it reaches);
+      mode collapse = enough samples are high quality, but fewer than `min_coverage` of the
+                      modes are captured (sharp but few).
     Images:  collapse = fewer than `min_coverage` of the classes covered, or class_kl above
-    `max_kl` (a generator making mostly one or two digits). The defaults were checked on a
+    `max_kl` (a generator making mostly one or two digits; the classifier labels every sample,
+    so an untrained generator can look collapsed too). The defaults were checked on a
     constant-output generator (flagged) and on real MNIST images (not flagged); see
     tests/test_metrics.py. Returns the metrics (recorded in training_metrics.json / W&B under
-    their names, plus `collapse` = 1 or 0) and prints a warning when collapse is detected.
+    their names, plus `collapse` and, on 2D data, `not_converged`, each 1 or 0) and prints a
+    warning naming the outcome.
     """
 
     def __init__(self, every=1, n=None, min_coverage=0.75, max_kl=0.5, with_fid=False,
-                 seed=1234, verbose=True):
+                 seed=1234, verbose=True, min_quality=0.1):
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"every={every!r} must be a whole number of epochs >= 1.")
         if not 0 < min_coverage <= 1:
             raise ValueError(f"min_coverage={min_coverage!r} is a fraction of the modes/classes, in (0, 1].")
         self.every, self.n, self.min_coverage, self.max_kl = every, n, min_coverage, max_kl
+        self.min_quality = min_quality
         self.with_fid, self.seed, self.verbose = with_fid, seed, verbose
         self.warnings = []  # (epoch, message) of every warning printed
 
@@ -43,8 +59,12 @@ class CollapseDetector:
         if dataset in TOY_SETS:
             out = point_metrics(samples, dataset)
             k = len(mode_centers(dataset))
-            collapsed = out["modes_captured"] < self.min_coverage * k
-            reason = f"only {out['modes_captured']}/{k} modes captured"
+            outcome = point_outcome(out, k, self.min_quality, self.min_coverage)
+            out["not_converged"] = int(outcome == "not converged")
+            collapsed = outcome == "collapse"
+            reason = (f"{out['high_quality_fraction']:.0%} of samples high quality (within 3 std of "
+                      f"a mode), {out['modes_captured']}/{k} modes captured by them, all samples "
+                      f"spread over {out['modes_reached']}/{k} modes")
         else:
             out = image_metrics(samples, dataset, with_fid=self.with_fid)
             collapsed = (out["class_coverage"] < self.min_coverage * 10
@@ -58,11 +78,19 @@ class CollapseDetector:
         if state.epoch % self.every and state.epoch != state.cfg.epochs:
             return None
         out, reason = self.measure(state.generator, state.cfg.dataset, state.cfg.noise_dim)
-        if out["collapse"]:
+        if out.get("not_converged"):
+            message = (f"NOT CONVERGED? epoch {state.epoch}: {reason}. Almost no sample is on the "
+                       f"data: this is non-convergence, not mode collapse (collapse = sharp samples "
+                       f"on few modes). Early epochs look like this too; if it persists: balance "
+                       f"lr_g and lr_d, or loss='wgan-gp'.")
+        elif out["collapse"]:
             message = (f"MODE COLLAPSE? epoch {state.epoch}: {reason}. The generator covers too "
                        f"little of the data (early epochs can look like this too; watch the trend). "
                        f"Remedies: loss='wgan-gp'; balance lr_g and lr_d (a D that cannot keep "
                        f"up lets G pile onto one mode); label_smoothing=0.9 or instance_noise.")
+        else:
+            message = None
+        if message:
             self.warnings.append((state.epoch, message))
             if self.verbose:
                 print("WARNING:", message)

@@ -11,7 +11,7 @@ from PIL import Image
 
 from .metrics import METRIC_NAMES as METRICS
 from .runs import epoch_files, load_run
-from .viz import finish
+from .viz import epoch_axis, finish
 
 
 def _last(values):
@@ -65,7 +65,7 @@ def plot_comparison(run_dirs, labels, histories, show=True, save_to=None):
         ax_g.plot(history["epoch"], history["g_loss"], label=label)
     for ax, name in ((ax_d, "D loss"), (ax_g, "G loss")):
         ax.set_title(name)
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.legend(fontsize=8)
     for i, (label, run_dir) in enumerate(zip(labels, run_dirs)):
         ax = fig.add_subplot(grid[1, i])

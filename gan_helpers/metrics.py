@@ -72,6 +72,18 @@ def high_quality_fraction(samples, dataset="ring8"):
     return float(hq.float().mean()) if len(hq) else 0.0
 
 
+def modes_reached(samples, dataset="ring8", min_fraction=MIN_CLASS_FRACTION):
+    """Where *all* samples are, whatever their quality: modes that are the nearest mode of at
+    least `min_fraction` of the samples (the 1 % rule of class_coverage). A generator whose
+    samples spread over the right regions but sit between or around the modes (not converged)
+    reaches many modes and captures few; a collapsed one reaches few."""
+    idx, _ = nearest_modes(samples, dataset)
+    if not len(idx):
+        return 0
+    counts = torch.bincount(idx, minlength=len(mode_centers(dataset)))
+    return int((counts >= max(min_fraction * len(idx), 1)).sum())
+
+
 def mode_kl(samples, dataset="ring8"):
     """KL(histogram of high-quality samples over modes || uniform): 0 = every mode equally
     often, log(#modes) = everything at one mode (also returned when no sample is high quality)."""
@@ -89,8 +101,9 @@ def _kl_from_uniform(counts):
 
 
 def point_metrics(samples, dataset="ring8"):
-    """All three 2D metrics under their history names."""
+    """All four 2D metrics under their history names."""
     return {"modes_captured": modes_captured(samples, dataset),
+            "modes_reached": modes_reached(samples, dataset),
             "high_quality_fraction": high_quality_fraction(samples, dataset),
             "mode_kl": mode_kl(samples, dataset)}
 

@@ -137,12 +137,14 @@ def speed_settings(cfg, device):
 
 
 def make_optimizer(name, params, lr, betas, fused=False):
+    """Adam uses both betas; SGD uses betas[0] as its momentum; RMSProp uses neither (torch's
+    defaults: alpha 0.99 for the running mean of squared gradients, no momentum)."""
     extra = {"fused": True} if fused else {}
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), **extra)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=float(betas[0]))
 
 
 def new_history(device):

@@ -19,6 +19,16 @@ from .metrics import METRIC_NAMES
 from .models import critic_landscape
 
 
+def epoch_axis(ax):
+    """Label the x axis 'epoch' with whole-number ticks only (no epoch 1.25 or 5.2). Call it
+    after drawing: a single epoch's point gets a window of +-1 epoch, so whole numbers show."""
+    ax.set_xlabel("epoch")
+    lo, hi = ax.get_xlim()
+    if hi - lo < 2:
+        mid = round((lo + hi) / 2)
+        ax.set_xlim(min(lo, mid - 1), max(hi, mid + 1))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
 def to_grid(images, nrow=None):
     """(N, C, H, W) in [-1, 1] -> one HxWxC uint8 grid (numpy)."""
     images = images.detach().float().cpu()
@@ -102,7 +112,7 @@ def _curves(history, curves, title, ylabel, ax, show, save_to):
     fig, ax, own = _figure(ax, (6, 4))
     for key, label in curves.items():
         ax.plot(history["epoch"], history[key], label=label)
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -113,7 +123,7 @@ def _curves(history, curves, title, ylabel, ax, show, save_to):
 def plot_epoch_times(history, ax=None, show=True, save_to=None):
     fig, ax, own = _figure(ax, (6, 3))
     ax.bar(history["epoch"], history["epoch_seconds"])
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("seconds")
     ax.set_title(f"Time per epoch on {history.get('device', '?')}")
     return finish(fig, save_to, show, own)
@@ -167,7 +177,7 @@ def plot_layer_grad_norms(history, title="", axes=None, show=True, save_to=None)
             if pts:
                 ax.plot(*zip(*pts), label=layer, color=plt.cm.viridis(i / max(len(columns) - 1, 1)))
         ax.set_yscale("log")
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.set_ylabel("||grad|| of the layer's weights")
         ax.set_title(f"{title} {name}: gradient norm per layer".strip())
         if columns:
@@ -199,7 +209,7 @@ def plot_wasserstein(history, ax=None, show=True, save_to=None, label=""):
     if history.get("gp") and any(v is not None for v in history["gp"]):
         ax.plot(history["epoch"], history["gp"], ls=":", label=f"{label} GP term".strip())
     ax.axhline(0, color="grey", lw=0.5)
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_title("Critic's Wasserstein estimate")
     ax.legend(fontsize=8)
     return finish(fig, save_to, show, own)
@@ -215,7 +225,7 @@ def plot_metric(histories, name, ax=None, show=True, save_to=None, target=None):
             ax.plot(*zip(*pts), marker="o", ms=3, label=label)
     if target is not None:
         ax.axhline(target, color="k", ls="--", lw=0.8, label="all")
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_title(name)
     ax.legend(fontsize=8)
     return finish(fig, save_to, show, own)

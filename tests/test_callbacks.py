@@ -50,11 +50,29 @@ def test_detector_on_2d_generators():
     detector = CollapseDetector(n=2000)
     all_modes, _ = toy.make_points("ring8", 4000, seed=0)
     ok, _ = detector.measure(FromBank(all_modes, noise_dim=2), "ring8")
-    assert ok == {"modes_captured": 8, "high_quality_fraction": pytest.approx(1, abs=0.02),
-                  "mode_kl": pytest.approx(0, abs=0.01), "collapse": 0}
+    assert ok == {"modes_captured": 8, "modes_reached": 8,
+                  "high_quality_fraction": pytest.approx(1, abs=0.02),
+                  "mode_kl": pytest.approx(0, abs=0.01), "collapse": 0, "not_converged": 0}
     three = centers[:3].repeat(100, 1)
     bad, reason = detector.measure(FromBank(three, noise_dim=2), "ring8")
-    assert bad["collapse"] == 1 and bad["modes_captured"] == 3 and "3/8" in reason
+    assert bad["collapse"] == 1 and bad["not_converged"] == 0
+    assert bad["modes_captured"] == 3 and "3/8 modes captured" in reason
+    # a cloud around the ring but on no mode: not converged, which is not collapse
+    around = (centers * 1.3).repeat(100, 1)
+    lost, reason = detector.measure(FromBank(around, noise_dim=2), "ring8")
+    assert lost["not_converged"] == 1 and lost["collapse"] == 0
+    assert lost["modes_reached"] == 8 and "0% of samples high quality" in reason
+
+
+def test_detector_names_the_outcome_in_its_warning(capsys):
+    from types import SimpleNamespace
+    centers = toy.mode_centers("ring8")
+    cfg = SimpleNamespace(epochs=1, dataset="ring8", noise_dim=2)
+    for points, word in ((centers[:2].repeat(100, 1), "MODE COLLAPSE?"),
+                         ((centers * 1.3).repeat(100, 1), "NOT CONVERGED?")):
+        detector = CollapseDetector(n=800)
+        detector(SimpleNamespace(epoch=1, cfg=cfg, generator=FromBank(points, noise_dim=2)))
+        assert detector.warnings[0][1].startswith(word) and word in capsys.readouterr().out
 
 
 def test_detector_in_training_writes_metrics_and_warns(tmp_path, capsys):
@@ -64,11 +82,14 @@ def test_detector_in_training_writes_metrics_and_warns(tmp_path, capsys):
     detector = CollapseDetector(every=2)
     gh.train(cfg, gh.load_dataset(cfg), run, callbacks=[detector], progress=False)
     saved = json.loads((run.path / "training_metrics.json").read_text())
-    for key in ("modes_captured", "high_quality_fraction", "mode_kl", "collapse"):
+    for key in ("modes_captured", "modes_reached", "high_quality_fraction", "mode_kl",
+                "collapse", "not_converged"):
         assert saved[key][0] is None and saved[key][1] is not None, key  # every=2: epoch 2 only
-    # two epochs on 512 points is far from covering the ring: the detector must say so
-    assert saved["modes_captured"][1] < 6 and saved["collapse"][1] == 1
-    assert "MODE COLLAPSE?" in capsys.readouterr().out and detector.warnings[0][0] == 2
+    # two epochs on 512 points is far from covering the ring: the detector must say so, and
+    # name which failure it is
+    assert saved["modes_captured"][1] < 6 and saved["collapse"][1] + saved["not_converged"][1] == 1
+    word = "NOT CONVERGED?" if saved["not_converged"][1] else "MODE COLLAPSE?"
+    assert word in capsys.readouterr().out and detector.warnings[0][0] == 2
 
 
 def test_detector_rejects_bad_settings():

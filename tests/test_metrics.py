@@ -40,6 +40,23 @@ def test_off_mode_noise_is_low_quality_and_captures_nothing():
     assert metrics.point_metrics(noise, "ring8")["mode_kl"] < math.log(8)
 
 
+def test_modes_reached_says_where_all_samples_are():
+    """Non-convergence and collapse are different outcomes: a cloud spread around every mode
+    but on none reaches 8 modes and captures 0; one tight clump between two modes reaches 1 or
+    2 and captures 0; a sharp single mode captures 1 and reaches 1."""
+    centers = toy.mode_centers("ring8")
+    around = (centers * 1.3).repeat(100, 1) + 0.01 * torch.randn(800, 2)  # 0.6 outside each mode
+    assert metrics.modes_reached(around, "ring8") == 8 and metrics.modes_captured(around, "ring8") == 0
+    clump = (centers[0] + centers[1]) / 2 * 0.5 + 0.01 * torch.randn(500, 2)
+    assert metrics.modes_reached(clump, "ring8") <= 2 and metrics.modes_captured(clump, "ring8") == 0
+    sharp = centers[2] + toy.mode_std("ring8") * torch.randn(1000, 2)
+    assert metrics.modes_reached(sharp, "ring8") == 1 == metrics.modes_captured(sharp, "ring8")
+    # the 1 % rule: 5 stray samples of 1000 at a mode do not count as reaching it
+    stray = torch.cat([sharp[:995], centers[5].repeat(5, 1)])
+    assert metrics.modes_reached(stray, "ring8") == 1 and metrics.modes_captured(stray, "ring8") == 2
+    assert metrics.point_metrics(sharp, "ring8")["modes_reached"] == 1
+
+
 def test_half_the_modes_give_kl_log_2():
     centers = toy.mode_centers("ring8")[:4]
     pts = centers.repeat(50, 1) + 0.01 * torch.randn(200, 2)

@@ -164,3 +164,40 @@ def test_ctrl_c_says_what_finished_and_how_to_resume(tmp_path):
     assert "finished (1, kept): lr_g-0.0001" in err
     assert "interrupted (1): lr_g-0.0002" in err and "Re-run the same command to resume" in err
     assert (sweep_dir / "lr_g-0.0001" / "training_metrics.json").is_file()
+
+
+NB05 = ROOT / "notebooks" / "05_your_own_dataset.ipynb"
+SEED_KNOBS = {  # issue 15: a seed's run is a form edit, and therefore sweepable
+    NB01: ("g_activation", "d_activation", "d_dropout", "g_norm"),
+    NB05: ("noise_dim", "optimizer", "lr_g", "lr_d", "betas_g", "betas_d", "g_kernel", "d_kernel",
+           "g_strides", "d_strides", "loss", "n_critic", "gp_lambda"),
+}
+
+
+@pytest.mark.parametrize("notebook", list(SEED_KNOBS), ids=lambda p: p.stem)
+def test_the_seeds_knobs_are_in_the_forms_and_sweepable(notebook):
+    import gan_helpers as gh
+    params = sweep.notebook_parameters(notebook)
+    for name in SEED_KNOBS[notebook]:
+        assert name in params, name
+        assert name in gh.RunConfig.__dataclass_fields__, name  # the same name as the config's
+    sweep.check_names(notebook, SEED_KNOBS[notebook])  # accepted by the runner's name check
+    grid = {"d_activation": ["relu", "leaky_relu"]} if notebook == NB01 else {"n_critic": [1, 5]}
+    assert len(sweep.expand(grid)) == 2
+    # the form's defaults build a valid config (None = the preset's value)
+    values = {k: v for k, v in params.items() if k in gh.RunConfig.__dataclass_fields__}
+    values.pop("data_path", None)
+    if notebook == NB05:
+        values["dataset"] = "mnist"; values["image_size"] = 28; values["channels"] = 1
+        values["preset"] = "tf_tutorial"; values["g_kernel"] = values["d_kernel"] = None
+        values["g_strides"] = values["d_strides"] = None
+    gh.RunConfig(**values).validate()
+
+
+def test_seed_001s_relu_dropout_comparison_is_a_variant_of_notebook_02():
+    nb02 = ROOT / "notebooks" / "02_architecture_variations.ipynb"
+    variants = sweep.notebook_parameters(nb02)["variants"]
+    relu = [v for v in variants.values() if v.get("d_activation") == "relu"]
+    assert relu and all(v.get("d_dropout", 0) > 0 for v in relu)
+    for v in variants.values():
+        sweep.check_names(NB01, list(v))

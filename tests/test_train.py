@@ -248,3 +248,15 @@ def test_the_look_inside_cell_prints_the_real_steps(capsys):
     out = capsys.readouterr().out
     assert inspect.getsource(t.d_step) in out and inspect.getsource(t.g_step) in out
     assert "gan_helpers/train.py, line" in out
+
+
+def test_optimizers_use_the_betas_as_the_text_says():
+    """Notebook 03: Adam uses both betas, SGD the first as momentum, RMSProp neither."""
+    from gan_helpers.train import make_optimizer
+    w = [torch.nn.Parameter(torch.zeros(3))]
+    sgd = make_optimizer("sgd", w, 0.01, (0.5, 0.999)).param_groups[0]
+    assert sgd["momentum"] == 0.5 and sgd["lr"] == 0.01
+    adam = make_optimizer("adam", w, 0.01, (0.5, 0.9)).param_groups[0]
+    assert adam["betas"] == (0.5, 0.9)
+    rms = make_optimizer("rmsprop", w, 0.01, (0.5, 0.999)).param_groups[0]
+    assert rms["momentum"] == 0 and rms["alpha"] == 0.99

@@ -60,3 +60,35 @@ def test_the_latent_slider_falls_back_to_a_figure_without_a_notebook():
     fig = gh.latent_slider(g, n=3, span=2.0)  # pytest has no kernel: the static figure
     assert isinstance(fig, matplotlib.figure.Figure)
     assert "alpha -2 (top) to +2 (bottom)" in fig.axes[0].get_title()
+
+
+def _tick_values(ax):
+    ax.figure.canvas.draw()
+    lo, hi = ax.get_xlim()
+    return [t for t in ax.get_xticks() if lo <= t <= hi]
+
+
+def test_epoch_axes_have_whole_number_ticks():
+    """2 or 6 epochs used to get ticks 1.25, 1.75 ... or 5.2, 5.4: epochs are whole numbers."""
+    import matplotlib.pyplot as plt
+    for n in (2, 3, 6, 25):
+        history = {"epoch": list(range(1, n + 1)), "d_loss": [1.0] * n, "g_loss": [0.5] * n,
+                   "d_real": [0.6] * n, "d_fake": [0.4] * n, "epoch_seconds": [1.0] * n,
+                   "fid": [None] * (n - 1) + [3.0]}
+        figs = [viz.plot_losses(history, show=False), viz.plot_epoch_times(history, show=False),
+                viz.plot_metric({"a": history}, "fid", show=False)]
+        for fig in figs:
+            ticks = _tick_values(fig.axes[0])
+            assert ticks and all(float(t).is_integer() for t in ticks), (n, ticks)
+            labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+            assert all(label.lstrip("−-").isdigit() for label in labels), labels
+            plt.close(fig)
+
+
+def test_comparison_figure_has_whole_number_epoch_ticks(tmp_path):
+    from gan_helpers.compare import plot_comparison
+    history = {"epoch": [1, 2], "d_loss": [1.0, 0.9], "g_loss": [0.7, 0.8]}
+    fig = plot_comparison([tmp_path, tmp_path], ["a", "b"], [history, history], show=False)
+    for ax in fig.axes[:2]:
+        ticks = _tick_values(ax)
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
