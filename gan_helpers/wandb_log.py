@@ -2,6 +2,7 @@
 the key (environment, `wandb login` or Colab Secrets, never printed or stored; handed to a
 sweep variant's kernel in its environment only), start, log, finish."""
 import os
+import time
 
 from .env import colab_secret_and_reason
 
@@ -76,16 +77,28 @@ def resolve_wandb_mode(requested):
     return requested
 
 
+IN_USE_RETRIES = 12  # x 5 s: how long a resumed run waits for the old W&B service
+
+
 def start(run, run_id):
     import wandb
     key = _wandb_key() if run.wandb_mode == "online" else None
     if key and not os.environ.get("WANDB_API_KEY"):
         os.environ["WANDB_API_KEY"] = key  # Colab Secrets -> this process only
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(project=run.cfg.wandb_project, group=run.experiment, name=run.name,
-                      dir=str(run.path), config=run.cfg.to_dict(), mode=run.wandb_mode,
-                      id=run_id, resume="allow" if run_id else None, reinit="finish_previous",
-                      settings=wandb.Settings(console="off"))
+    for attempt in range(IN_USE_RETRIES + 1):
+        try:
+            return wandb.init(project=run.cfg.wandb_project, group=run.experiment, name=run.name,
+                              dir=str(run.path), config=run.cfg.to_dict(), mode=run.wandb_mode,
+                              id=run_id, resume="allow" if run_id else None,
+                              reinit="finish_previous", settings=wandb.Settings(console="off"))
+        except Exception as e:  # wandb's ServerResponseError is a plain Exception
+            # a resumed run right after a killed kernel: that kernel's W&B service outlives it
+            # for a few seconds and still holds the run ID; wait for it to let go
+            if "in use" not in str(e) or attempt == IN_USE_RETRIES:
+                raise
+            print(f"W&B run {run_id} is still held by the stopped process; retrying in 5 s.")
+            time.sleep(5)
 
 
 def log(wandb_run, history, snapshot=None):

@@ -32,7 +32,7 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runs")
     quality = gh.quality_callbacks(gh.RunConfig(), every=1)
     base = _train(tmp, "exp", "base", quality, wandb_mode="offline")
-    faster = _train(tmp, "exp", "lr_fast", lr_g=2e-4)
+    faster = _train(tmp, "exp", "lr_fast", lr_g=4e-4)
 
     def stop_at_epoch_2(state):
         if state.epoch == 2:
