@@ -2,7 +2,6 @@
 the key (environment, `wandb login` or Colab Secrets, never printed or stored; handed to a
 sweep variant's kernel in its environment only), start, log, finish."""
 import os
-import time
 
 from .env import colab_secret_and_reason
 
@@ -50,6 +49,9 @@ def child_env(env=None):
     W&B key added when it came from `wandb login` or Colab Secrets: a child kernel cannot
     read Secrets itself. Only in the environment: never on a command line or in a file."""
     env = dict(os.environ if env is None else env)
+    # each variant starts its own W&B service: one inherited from this process would keep a
+    # stopped variant's run "in use" for as long as this process lives
+    env.pop("WANDB_SERVICE", None)
     if not env.get("WANDB_API_KEY") and env.get("WANDB_MODE", "").lower() not in ("offline", "disabled", "dryrun"):
         key = _wandb_key()
         if key:
@@ -77,28 +79,16 @@ def resolve_wandb_mode(requested):
     return requested
 
 
-IN_USE_RETRIES = 12  # x 5 s: how long a resumed run waits for the old W&B service
-
-
 def start(run, run_id):
     import wandb
     key = _wandb_key() if run.wandb_mode == "online" else None
     if key and not os.environ.get("WANDB_API_KEY"):
         os.environ["WANDB_API_KEY"] = key  # Colab Secrets -> this process only
     os.environ.setdefault("WANDB_SILENT", "true")
-    for attempt in range(IN_USE_RETRIES + 1):
-        try:
-            return wandb.init(project=run.cfg.wandb_project, group=run.experiment, name=run.name,
-                              dir=str(run.path), config=run.cfg.to_dict(), mode=run.wandb_mode,
-                              id=run_id, resume="allow" if run_id else None,
-                              reinit="finish_previous", settings=wandb.Settings(console="off"))
-        except Exception as e:  # wandb's ServerResponseError is a plain Exception
-            # a resumed run right after a killed kernel: that kernel's W&B service outlives it
-            # for a few seconds and still holds the run ID; wait for it to let go
-            if "in use" not in str(e) or attempt == IN_USE_RETRIES:
-                raise
-            print(f"W&B run {run_id} is still held by the stopped process; retrying in 5 s.")
-            time.sleep(5)
+    return wandb.init(project=run.cfg.wandb_project, group=run.experiment, name=run.name,
+                      dir=str(run.path), config=run.cfg.to_dict(), mode=run.wandb_mode,
+                      id=run_id, resume="allow" if run_id else None, reinit="finish_previous",
+                      settings=wandb.Settings(console="off"))
 
 
 def log(wandb_run, history, snapshot=None):

@@ -66,6 +66,10 @@ def papermill_cmd(out_dir, run_name, **params):
 
 def full_mode_env(**extra):
     env = dict(os.environ, GAN_HELPERS_QUICK="0", **extra)
+    # an earlier in-process wandb.init leaves WANDB_SERVICE here: a kernel that inherits it
+    # logs through *this* process's W&B service, which outlives the SIGKILL below and keeps
+    # the run "in use". A real disconnect takes the kernel's own service with it.
+    env.pop("WANDB_SERVICE", None)
     return env
 
 
