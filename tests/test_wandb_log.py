@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import gan_helpers as gh
+from test_runs import papermill_cmd  # the same headless notebook-01 run
 
 
 def test_wandb_never_prompts_with_stdin_closed(tmp_path):
@@ -26,17 +27,6 @@ def test_wandb_never_prompts_with_stdin_closed(tmp_path):
 ROOT = Path(__file__).resolve().parents[1]
 
 
-NB01 = ROOT / "notebooks" / "01_mnist_dcgan_baseline.ipynb"
-
-
-def papermill_cmd(out_dir, run_name, **params):
-    params = {**dict(output_dir=str(out_dir), run_name=run_name, epochs=4, max_images=256,
-                     batch_size=64, wandb_mode="offline"), **params}
-    cmd = [sys.executable, "-m", "papermill", str(NB01), str(out_dir / f"{run_name}.ipynb"),
-           "--log-level", "WARNING"]
-    for k, v in params.items():
-        cmd += ["-p", k, str(v)]  # papermill reads 4 as int, True as bool
-    return cmd
 
 
 def test_online_wandb_without_a_key_is_refused(monkeypatch, small_cfg, tmp_path):
