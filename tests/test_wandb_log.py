@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,6 @@ def test_wandb_never_prompts_with_stdin_closed(tmp_path):
     assert "mode offline" in out.stdout
 
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 
