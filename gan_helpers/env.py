@@ -57,11 +57,6 @@ SECRET_PROBLEMS = {"SecretNotFoundError": "not set in Colab Secrets (the key ico
 _secrets = {}  # name -> (value, why missing): read once per process, each read may pop a dialog
 
 
-def colab_secret(name):
-    """A Colab Secret's value, or None (not on Colab, not set, or access not granted)."""
-    return colab_secret_and_reason(name)[0]
-
-
 def colab_secret_and_reason(name):
     """(value, None) or (None, why it is missing). On Colab, userdata.get may open a 'grant
     access' dialog and wait for it, so the answer is cached: one dialog per process at most."""

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from tqdm.auto import tqdm
 
 from .compare import compare_runs, format_table
@@ -407,20 +408,11 @@ def _signal_groups(groups, sig):
 
 
 def _descendants(pid):
-    """Every process below `pid` (Linux /proc; elsewhere none: then only the group is stopped)."""
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        found += kids
-        todo += kids
-    return found
+    """The ids of every process below `pid` (psutil: Linux, macOS, Windows alike)."""
+    try:
+        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _error_line(executed, log):

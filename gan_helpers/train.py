@@ -166,7 +166,7 @@ def record(history, row):
 
 def prepare(cfg, data, models=None):
     """The GAN on its device (channels_last if on), its optimisers, grad scaler and random
-    generator, and the data moved there. Shared by train() and the benchmark."""
+    generator, and the data moved there. Shared by train() and the benchmark (benchmarks/bench.py)."""
     device = pick_device(cfg.device)
     amp_dtype = autocast_dtype(cfg.precision, device, points=cfg.is_points)
     speed = speed_settings(cfg, device)
@@ -416,17 +416,6 @@ def layer_grad_norms(g, d):
             norms.append(torch.stack(parts).sum().sqrt())
     device = next(g.parameters()).device
     return names, torch.stack(norms) if norms else torch.zeros(0, device=device)
-
-
-def _epoch_means(sums, n_steps, cfg):
-    g_steps = max(n_steps // cfg.critic_steps, 1)
-    means = {k: v / n_steps for k, v in zip(STATS, sums)}
-    means["g_loss"] = sums[1] / g_steps
-    if cfg.loss != "wgan-gp":
-        del means["gp"], means["grad_norm"]
-    if cfg.loss in ("wgan", "wgan-gp"):
-        means["wasserstein"] = means["d_real"] - means["d_fake"]
-    return means
 
 
 def _check_divergence(cfg, row, d_wins, first=None):

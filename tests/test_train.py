@@ -1,5 +1,5 @@
 """Training: batches, what D is shown, out-of-memory advice, divergence, per-layer gradients
-and the WGAN terms in the history, and the speed switches (timings: `python -m gan_helpers.bench`)."""
+and the WGAN terms in the history, and the speed switches (timings: `python benchmarks/bench.py`)."""
 import importlib
 import json
 import math

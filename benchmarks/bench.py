@@ -1,7 +1,7 @@
 """Benchmark: the naive student loop vs gan_helpers' training path, side by side, one process.
 
-    python -m gan_helpers.bench [--device cpu|cuda] [--steps N] [--batch B] [--preset NAME]
-                                [--repeats R] [--compile] [--json PATH]
+    python benchmarks/bench.py [--device cpu|cuda] [--steps N] [--batch B] [--preset NAME]
+                             [--repeats R] [--compile] [--json PATH]
 
 (a) naive: the same models and Adam fed by a torchvision DataLoader over datasets.MNIST
     with ToTensor() + Normalize per sample, fp32, loss.item() every step;
@@ -19,10 +19,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .config import RunConfig
-from .data import load_dataset, torchvision_mnist
-from .models import build_models
-from .train import prepare, train_epoch
+from gan_helpers.config import RunConfig
+from gan_helpers.data import load_dataset, torchvision_mnist
+from gan_helpers.models import build_models
+from gan_helpers.train import prepare, train_epoch
 
 EPOCH_IMAGES = 60_000
 
