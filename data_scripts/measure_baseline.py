@@ -4,7 +4,7 @@ as the notebook, with the quality metrics after every epoch instead of every 5.
     python data_scripts/measure_baseline.py --precision fp32 --epochs 25 [--out outputs]
 
 Each epoch's losses, class coverage, class KL and classifier-FID land in the run folder's
-training_metrics.json the fixed-noise grids in images/.
+training_metrics.json; the fixed-noise grids in images/.
 """
 import argparse
 

@@ -408,7 +408,7 @@ def _signal_groups(groups, sig):
 
 
 def _descendants(pid):
-    """The ids of every process below `pid` (psutil: Linux, macOS, Windows alike)."""
+    """The ids of every process below `pid`, children of children included (psutil)."""
     try:
         return [p.pid for p in psutil.Process(pid).children(recursive=True)]
     except psutil.NoSuchProcess:
