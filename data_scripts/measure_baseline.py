@@ -9,11 +9,12 @@ training_metrics.json; the fixed-noise grids in images/.
 import argparse
 
 import gan_helpers as gh
+from gan_helpers.config import PRECISIONS
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    p.add_argument("--precision", default="auto", choices=PRECISIONS)
     p.add_argument("--epochs", type=int, default=25)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--out", default="outputs")
