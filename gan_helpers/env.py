@@ -10,6 +10,7 @@ import torch
 
 QUICK_ENV = "GAN_HELPERS_QUICK"
 DATA_ENV = "GAN_DATA_DIR"
+CACHE_ENV = "GAN_CACHE_DIR"
 
 
 def quick_mode(environ=None):
@@ -33,7 +34,7 @@ def may_download():
 def cache_dir():
     """Where prepared folders and the demo images go: GAN_CACHE_DIR, else ~/.cache/gan-lab-notebooks
     (never inside your image folder, and never the data folder, which may be read-only)."""
-    return Path(os.environ.get("GAN_CACHE_DIR") or Path.home() / ".cache" / "gan-lab-notebooks")
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gan-lab-notebooks")
 
 
 def write_atomic(path, write):

@@ -10,8 +10,9 @@ and papermill's log beside the results. Parameter names are checked against the 
 recorded and the others go on; finished variants are skipped when the same sweep is run
 again. At the end: summary.csv, summary.md and comparison.png.
 
-`--wandb-sweep` writes a W&B sweep file instead, whose command is `python -m
-gan_helpers.sweep agent NOTEBOOK --name=value ...`, for `wandb agent` on many machines.
+`--wandb-sweep` writes a W&B sweep file instead, whose command is `gan-lab-sweep agent
+NOTEBOOK --name=value ...` (the console script of `python -m gan_helpers.sweep`), for
+`wandb agent` on many machines, each run from the environment gan_helpers is installed in.
 """
 import argparse
 import ast
@@ -33,12 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import yaml
 from tqdm.auto import tqdm
 
 from .compare import compare_runs, format_table
 from .config import RUN_PARAMETERS
 from .data import prepare_datasets
-from .env import quick_mode
+from .env import CACHE_ENV, DATA_ENV, cache_dir, data_dir, output_root, quick_mode
 from .wandb_log import child_env
 
 
@@ -175,29 +177,44 @@ def find_notebook(name):
 
 
 def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
-              out="outputs/sweeps", name=None, progress=True):
+              out="outputs/sweeps", name=None, progress=True, timeout=None, use_drive=False):
     """Run every variant of `notebook`; returns a SweepResult (rows + the sweep folder).
 
     grid: {name: [values]} (cartesian product); variants: {variant: {name: value}};
     sets: {name: value} for every variant; quick: True/False sets GAN_HELPERS_QUICK for the
-    kernels, None inherits it; jobs: variants run at once (one GPU each when there are several).
+    kernels, None inherits it; jobs: variants run at once (one GPU each when there are several);
+    timeout: seconds one cell of a variant may run before that variant is recorded as failed
+    (None: no limit); use_drive: on Colab, the sweep folder on Google Drive (as a notebook's runs).
     """
     notebook = find_notebook(notebook)
     variants = expand(grid, variants)
     sets = dict(sets or {})
     check_names(notebook, set(sets) | {k for v in variants.values() for k in v})
     name = name or f"{notebook.stem[:2]}-{_digest(variants, sets)}"
-    root = Path(out).resolve()
+    # resolved here: a variant's kernel is a fresh process that cannot see Colab or Drive itself
+    root = output_root(out, use_drive).resolve()
     sweep_dir = root / name
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
     with sweep_lock(sweep_dir):  # one sweep at a time per folder
-        return _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress)
+        return _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress,
+                           timeout)
 
 
-def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress):
-    env = child_env()  # with the W&B key from Colab Secrets / `wandb login`, in the environment only
+def variant_env(quick=None):
+    """The environment of a variant's papermill and kernel: this process's, with the W&B key
+    (from Colab Secrets / `wandb login`, in the environment only), quick mode as asked, and
+    what a fresh kernel cannot find out for itself: on Colab `google.colab` is not imported
+    there, so without GAN_DATA_DIR it would use ./data and download MNIST again per variant."""
+    env = child_env()
+    env.setdefault(DATA_ENV, str(data_dir().resolve()))
+    env.setdefault(CACHE_ENV, str(cache_dir().resolve()))
     if quick is not None:
         env["GAN_HELPERS_QUICK"] = "1" if quick else "0"
+    return env
+
+
+def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress, timeout):
+    env = variant_env(quick)
     mode = "quick" if quick_mode(env) else "full"
 
     def params_of(variant):
@@ -216,14 +233,15 @@ def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, pr
     started = []  # the variants a worker has taken, for the Ctrl-C summary
     try:
         _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, f"sweep {name}",
-                     progress, started)
+                     progress, started, timeout)
     except KeyboardInterrupt:  # Ctrl-C: say where things stand, then stop as asked
         print(interrupted_summary(sweep_dir, variants, todo, started, done), file=sys.stderr)
         raise
     return summarise(sweep_dir, variants)
 
 
-def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, progress, started):
+def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, progress, started,
+                 timeout=None):
     """The variants in `todo`, `jobs` at once; with several GPUs each running one holds one.
     Each variant is appended to `started` as a worker takes it."""
     jobs = max(int(jobs), 1)
@@ -245,7 +263,8 @@ def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, pr
         if gpu is not None:
             job_env["CUDA_VISIBLE_DEVICES"] = gpu
         try:
-            _run_variant(notebook, sweep_dir, variant, params_of(variant), job_env, mode)
+            _run_variant(notebook, sweep_dir, variant, params_of(variant), job_env, mode,
+                         timeout=timeout)
         finally:
             free_gpus.put(gpu)
             bar.update(1)
@@ -324,18 +343,38 @@ def _status(sweep_dir, variant):
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _run_variant(notebook, sweep_dir, variant, params, env, mode="full", forward_signals=False):
+def parameters_yaml(params):
+    """The variant's parameters as papermill reads them back (YAML 1.1, its safe loader): JSON
+    would write 5e-05, which YAML 1.1 reads as the *text* '5e-05'; yaml.safe_dump writes
+    5.0e-05 and quotes any text that would read as something else ('1e-5', 'True', 'null').
+    YAML has no tuples: a pair arrives as a list, which every pair field of RunConfig accepts."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        return value
+    return yaml.safe_dump(plain(params), sort_keys=False)
+
+
+def _run_variant(notebook, sweep_dir, variant, params, env, mode="full", forward_signals=False,
+                 timeout=None):
     """papermill in its own process; the executed notebook and log end in the run folder.
     forward_signals (the W&B agent's entry point, main thread only): papermill runs in a
-    process group of its own and SIGTERM/SIGINT sent to this process stop it and its kernel."""
+    process group of its own and SIGTERM/SIGINT sent to this process stop it and its kernel.
+    timeout: seconds a single cell may run (papermill's --execution-timeout), None for no limit."""
     work = sweep_dir / "notebooks"
     work.mkdir(exist_ok=True)
     run_dir = sweep_dir / variant
     if run_dir.exists():  # a failed earlier try: keep it aside, give the retry the clean name
         run_dir.rename(sweep_dir / f"{variant}.failed-{time.strftime('%H%M%S')}")
     executed, log = work / f"{variant}.ipynb", work / f"{variant}.log"
+    params_file = work / f"{variant}.parameters.yaml"
+    params_file.write_text(parameters_yaml(params))
     cmd = [sys.executable, "-m", "papermill", str(notebook), str(executed), "--cwd",
-           str(notebook.parent), "--log-output", "--no-progress-bar", "-y", json.dumps(params)]
+           str(notebook.parent), "--log-output", "--no-progress-bar", "-f", str(params_file)]
+    if timeout:  # papermill's per-cell limit: a hung cell fails the variant, the rest go on
+        cmd += ["--execution-timeout", str(int(timeout))]
     started = time.perf_counter()
     with open(log, "w") as f:
         proc = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT,
@@ -348,8 +387,13 @@ def _run_variant(notebook, sweep_dir, variant, params, env, mode="full", forward
         status["error"] = f"stopped by {signal.Signals(stopped_by).name} (papermill and its kernel ended)"
     elif proc.returncode:
         status["error"] = _error_line(executed, log)
+        if timeout and log.exists() and "CellTimeoutError" in log.read_text():
+            # papermill interrupts the kernel, so the notebook shows a KeyboardInterrupt
+            status["error"] = (f"timed out: a cell ran longer than the sweep's timeout of "
+                               f"{int(timeout)} s (papermill stopped it)")
     if run_dir.is_dir():
-        for src, dst in ((executed, "executed.ipynb"), (log, "papermill.log")):
+        for src, dst in ((executed, "executed.ipynb"), (log, "papermill.log"),
+                         (params_file, "parameters.yaml")):
             if src.exists():
                 shutil.move(str(src), str(run_dir / dst))
         status["run_dir"] = str(run_dir)
@@ -462,6 +506,13 @@ def summarise(sweep_dir, variants):
 
 # ---- W&B Sweeps --------------------------------------------------------------------------------
 
+# The agent's ${interpreter} is the bare word `python`: another Python than the one that has
+# gan_helpers (or none: Debian and Ubuntu ship only python3). The console script that
+# `pip install` puts beside the package's own Python is found on the PATH instead, and its
+# first line names that Python.
+AGENT_COMMAND = "gan-lab-sweep"
+
+
 def wandb_sweep_config(notebook, grid, sets=None, method="grid", metric="fid", goal="minimize",
                        project="gan-lab-notebooks"):
     """A W&B sweep configuration whose runs execute `notebook` through the agent entry point."""
@@ -474,8 +525,7 @@ def wandb_sweep_config(notebook, grid, sets=None, method="grid", metric="fid", g
     parameters.update({k: {"value": v} for k, v in (sets or {}).items()})
     return {"program": str(notebook), "method": method, "project": project,
             "metric": {"name": metric, "goal": goal}, "parameters": parameters,
-            "command": ["${env}", "${interpreter}", "-m", "gan_helpers.sweep", "agent",
-                        str(notebook), "${args}"]}
+            "command": ["${env}", AGENT_COMMAND, "agent", str(notebook), "${args}"]}
 
 
 def parse_agent_args(notebook, argv):
@@ -502,7 +552,24 @@ def agent(notebook, argv, out="outputs/sweeps"):
     offline = os.environ.get("WANDB_MODE", "").lower() in ("offline", "disabled", "dryrun")
     if "wandb_mode" in notebook_parameters(notebook) and not offline:
         params["wandb_mode"] = "online"  # the agent is logged in; the run joins the sweep
-    return _run_variant(notebook, sweep_dir, variant, params, child_env(), forward_signals=True)
+    return _run_variant(notebook, sweep_dir, variant, params, agent_env(), forward_signals=True)
+
+
+# What wandb's agent hands a run as paths; relative ones are relative to the agent's folder.
+AGENT_PATH_VARIABLES = ("WANDB_SWEEP_PARAM_PATH", "WANDB_DIR")
+
+
+def agent_env():
+    """A variant's environment under `wandb agent`. The agent writes the run's parameters to
+    WANDB_SWEEP_PARAM_PATH, a path relative to the agent's folder unless WANDB_DIR is set,
+    and wandb.init insists on reading it; papermill's --cwd starts the kernel in the notebooks
+    folder, where that relative path leads nowhere. So every path the agent set is made
+    absolute here, while this process still stands where the agent started it."""
+    env = variant_env()
+    for name in AGENT_PATH_VARIABLES:
+        if env.get(name):
+            env[name] = os.path.abspath(env[name])
+    return env
 
 
 # ---- command line ---------------------------------------------------------------------------------
@@ -529,6 +596,8 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="outputs/sweeps")
     p.add_argument("--name")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="a variant whose cell runs longer fails (recorded with the reason); default: no limit")
     p.add_argument("--wandb-sweep", metavar="YAML", help="write a W&B sweep file instead of running")
     p.add_argument("--method", default="grid")
     p.add_argument("--metric", default="fid")
@@ -542,12 +611,13 @@ def main(argv=None):
             config = wandb_sweep_config(args.notebook, grid, sets, args.method, args.metric, args.goal)
             Path(args.wandb_sweep).write_text(yaml.safe_dump(config, sort_keys=False))
             print(f"Wrote {args.wandb_sweep}. Next:\n  wandb sweep {args.wandb_sweep}\n"
-                  f"  wandb agent ENTITY/PROJECT/SWEEP_ID   # on every GPU machine")
+                  f"  wandb agent ENTITY/PROJECT/SWEEP_ID   # on every GPU machine, in the environment\n"
+                  f"  # that has gan_helpers installed (its {AGENT_COMMAND} command on the PATH)")
             return 0
         if args.quick:
             os.environ["GAN_HELPERS_QUICK"] = "1"
         result = run_sweep(args.notebook, grid=grid, sets=sets, jobs=args.jobs, out=args.out,
-                           name=args.name, quick=True if args.quick else None)
+                           name=args.name, quick=True if args.quick else None, timeout=args.timeout)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

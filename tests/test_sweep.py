@@ -104,7 +104,8 @@ def test_wandb_sweep_file_and_agent_arguments(tmp_path):
     assert config["method"] == "random" and config["metric"] == {"name": "fid", "goal": "minimize"}
     assert config["parameters"]["lr_g"] == {"values": [1e-4, 2e-4]}
     assert config["parameters"]["epochs"] == {"value": 10}
-    assert config["command"][2:5] == ["-m", "gan_helpers.sweep", "agent"] and "${args}" in config["command"]
+    assert config["command"][1:3] == ["gan-lab-sweep", "agent"] and "${args}" in config["command"]
+    assert "${interpreter}" not in config["command"]  # the agent makes it a bare `python`
     assert sweep.parse_agent_args(NB01, ["--lr_g=0.0002", "--batch_size=64", "--optimizer=rmsprop"]) == \
         {"lr_g": 2e-4, "batch_size": 64, "optimizer": "rmsprop"}
     with pytest.raises(ValueError, match="no parameter 'lr'"):
@@ -201,3 +202,93 @@ def test_seed_001s_relu_dropout_comparison_is_a_variant_of_notebook_02():
     assert relu and all(v.get("d_dropout", 0) > 0 for v in relu)
     for v in variants.values():
         sweep.check_names(NB01, list(v))
+
+
+# ---- issue 27: values that round-trip, a timeout, W&B agents ----------------------------------
+def probe(path, parameters, body):
+    """A tiny sweepable notebook: `parameters` as its parameters cell, then `body`."""
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('experiment = "probe"\noutput_dir = "outputs"\nrun_name = ""\n'
+                                     + parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+VALUES = {"a": 1e-5, "b": 5e-5, "c": 2.5e-4, "d": 1e3, "e": True, "f": None, "g": "1e-5",
+          "h": (0.5, 0.999), "i": [64, 32], "j": "adam", "k": "None"}
+
+
+def test_every_value_reaches_the_kernel_as_it_was_given(tmp_path):
+    """papermill reads parameters as YAML 1.1, where JSON's 5e-05 is the text '5e-05'."""
+    notebook = probe(tmp_path / "probe.ipynb", "\n".join(f"{k} = 0" for k in VALUES),
+                     "import pathlib\nfolder = pathlib.Path(output_dir) / experiment / run_name\n"
+                     "folder.mkdir(parents=True)\n"
+                     f"(folder / 'seen.txt').write_text(repr({{k: globals()[k] for k in {list(VALUES)}}}))")
+    result = sweep.run_sweep(notebook, variants={"values": VALUES}, out=tmp_path / "sweeps",
+                             name="values", progress=False)
+    assert [r["status"] for r in result.rows] == ["finished"], result.rows
+    seen = __import__("ast").literal_eval((Path(result.rows[0]["run_dir"]) / "seen.txt").read_text())
+    assert seen == {**VALUES, "h": [0.5, 0.999]}  # YAML has no tuples: a pair arrives as a list
+    assert all(type(seen[k]) is type(v) for k, v in VALUES.items() if k != "h")
+    import gan_helpers as gh  # which every pair field of the config accepts
+    assert gh.RunConfig(betas_g=seen["h"], lr_g=seen["b"]).validate().lr_g == 5e-5
+
+
+def test_small_learning_rates_sweep_through_notebook_01(tmp_path):
+    """The issue's command: lr_g=5e-5 used to fail with "has the wrong type (str)"."""
+    proc = subprocess.run(CLI + ["--grid", "lr_g=5e-5", "--set", "max_images=128", "--set",
+                                 "wandb_mode='disabled'", "--quick", "--name", "small",
+                                 "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    import json
+    saved = json.loads((tmp_path / "small" / "lr_g-5e-05" / "hyperparameters.json").read_text())
+    assert saved["config"]["lr_g"] == 5e-5
+
+
+def test_a_hung_variant_times_out_and_the_others_finish(tmp_path):
+    notebook = probe(tmp_path / "probe.ipynb", "nap = 0",
+                     "import pathlib, time\n(pathlib.Path(output_dir) / experiment / run_name).mkdir(parents=True)\n"
+                     "time.sleep(nap)")
+    result = sweep.run_sweep(notebook, grid={"nap": [0, 600]}, out=tmp_path / "sweeps", name="nap",
+                             progress=False, timeout=5)
+    rows = {r["variant"]: r for r in result.rows}
+    assert rows["nap-0"]["status"] == "finished"
+    assert rows["nap-600"]["status"] == "failed"
+    assert "timed out: a cell ran longer than the sweep's timeout of 5 s" in rows["nap-600"]["error"]
+    assert result.rows and max(r.get("seconds", 0) or 0 for r in result.rows) < 300
+
+
+def test_wandb_agent_contract_runs_a_variant(tmp_path):
+    """What wandb 0.31's agent does, reproduced: its environment variables, the run's parameter
+    file at a path relative to the agent's folder (written by wandb's own writer), and the
+    sweep file's command expanded as the agent expands it. W&B offline, so wandb.init runs."""
+    import os
+    import shutil
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command, create_sweep_command_args
+    from wandb.sdk.lib import config_util
+    args = {"lr_g": {"value": 0.0002}, "batch_size": {"value": 64}, "max_images": {"value": 128}}
+    param_path = os.path.join("wandb", "sweep-abc123", "config-run42xyz.yaml")
+    config_util.save_config_file_from_dict(str(tmp_path / param_path), args)
+    config = sweep.wandb_sweep_config(NB01, {"lr_g": [2e-4]})
+    expanded = {"env": ["/usr/bin/env"], **create_sweep_command_args({"args": args})}
+    command = []
+    for word in create_sweep_command(config["command"]):
+        command += expanded[word[2:-1]] if word.startswith("${") else [word]
+    assert shutil.which(command[1], path=str(Path(sys.executable).parent)), command
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_DIR"}
+    env.update(WANDB_SWEEP_ID="abc123", WANDB_RUN_ID="run42xyz", WANDB_SWEEP_PARAM_PATH=param_path,
+               WANDB_MODE="offline", GAN_HELPERS_QUICK="1",
+               PATH=str(Path(sys.executable).parent) + os.pathsep + env["PATH"])
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    run_dir = tmp_path / "outputs" / "sweeps" / "abc123" / "run42xyz"
+    # wandb.init read the agent's parameter file (it must exist), and the run used its values
+    log = next(run_dir.glob("wandb/offline-run-*/logs/debug.log")).read_text()
+    assert "sweep_config: {'lr_g': 0.0002, 'batch_size': 64, 'max_images': 128}" in log
+    import json
+    saved = json.loads((run_dir / "hyperparameters.json").read_text())["config"]
+    assert (saved["lr_g"], saved["batch_size"], saved["max_images"]) == (0.0002, 64, 128)
