@@ -49,15 +49,16 @@ def augment_both(x, kind, rng=None):
     # whole-pixel shifts of up to 1/8 of the image, as DiffAugment's translation
     reach = max(x.shape[-1] // 8, 1)
     pixels = torch.randint(-reach, reach + 1, (2, n), device=x.device, generator=rng)
-    return translate(x, pixels[0], pixels[1])
+    return translate(x, pixels[0], pixels[1], reach)
 
 
-def translate(x, dx, dy):
-    """Shift each image by whole pixels (dx right, dy down; one per image), filling with 0.
-    Done by indexing a zero-padded copy, so moved pixels keep their exact values and the
-    vacated rows and columns are exactly 0 (and gradients flow back to the kept pixels)."""
+def translate(x, dx, dy, reach):
+    """Shift each image by whole pixels (dx right, dy down; one per image, each within
+    +-reach), filling with 0. Done by indexing a zero-padded copy, so moved pixels keep their
+    exact values and the vacated rows and columns are exactly 0 (and gradients flow back to
+    the kept pixels). `reach` is given, not read from dx and dy: reading a GPU number here
+    would make every training step wait for the GPU, three times an iteration."""
     n, c, h, w = x.shape
-    reach = int(max(dx.abs().max(), dy.abs().max(), 0))
     padded = F.pad(x, [reach] * 4)
     rows = torch.arange(h, device=x.device) + reach - dy.view(n, 1)
     cols = torch.arange(w, device=x.device) + reach - dx.view(n, 1)

@@ -138,13 +138,15 @@ def speed_settings(cfg, device):
 
 def make_optimizer(name, params, lr, betas, fused=False):
     """Adam uses both betas; SGD uses betas[0] as its momentum; RMSProp uses neither (torch's
-    defaults: alpha 0.99 for the running mean of squared gradients, no momentum)."""
+    defaults: alpha 0.99 for the running mean of squared gradients, no momentum).
+    fused: one kernel for all the weights, and a grad scaler's inf check stays on the device
+    (unfused, fp16's scaler asks the host at every step). PyTorch has no fused RMSProp."""
     extra = {"fused": True} if fused else {}
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, betas=tuple(betas), **extra)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=float(betas[0]))
+    return torch.optim.SGD(params, lr=lr, momentum=float(betas[0]), **extra)
 
 
 def new_history(device):
@@ -184,6 +186,10 @@ def prepare(cfg, data, models=None):
               opt_d=make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, fused),
               scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
               amp_dtype=amp_dtype, rng=torch.Generator(device).manual_seed(cfg.seed), speed=speed)
+    if gan.scaler.is_enabled() and cfg.optimizer == "rmsprop":
+        print("Note: fp16 with optimizer='rmsprop': the grad scaler checks each step's gradients "
+              "for inf on the host (PyTorch has no fused RMSProp), so every step waits for the "
+              "GPU. optimizer='adam' or 'sgd' (fused) or precision='fp32' avoid the wait.")
     return gan, data.to(device)
 
 
@@ -227,12 +233,14 @@ def g_step(cfg, gan, fake, noise_std=0.0):
     # G's loss is backpropagated through D, but only G's weights step here: switching D's
     # gradients off saves computing (and storing) them, and leaves D's last .grad as it was
     gan.d.requires_grad_(False)
-    with gan.autocast():
-        loss = losses.g_loss(cfg.loss, gan.d_fwd(d_view(cfg, fake, noise_std, gan.rng, real=False)).float())
-    gan.opt_g.zero_grad(set_to_none=True)
-    gan.scaler.scale(loss).backward()
-    gan.scaler.step(gan.opt_g)
-    gan.d.requires_grad_(True)
+    try:
+        with gan.autocast():
+            loss = losses.g_loss(cfg.loss, gan.d_fwd(d_view(cfg, fake, noise_std, gan.rng, real=False)).float())
+        gan.opt_g.zero_grad(set_to_none=True)
+        gan.scaler.scale(loss).backward()
+        gan.scaler.step(gan.opt_g)
+    finally:  # a Ctrl-C or out-of-memory error in here must not leave D frozen for the next run
+        gan.d.requires_grad_(True)
     return GStats(loss.detach())
 
 

@@ -38,7 +38,7 @@ def test_diffaug_translation_moves_whole_pixels_and_fills_exact_zeros():
     exact values, vacated rows/columns are exactly 0; and gradients reach the kept pixels."""
     x = torch.rand(6, 2, 8, 8) + 1.0  # no pixel is 0 before the shift
     dx, dy = torch.tensor([0, 1, -2, 0, 3, -1]), torch.tensor([0, 0, 1, -3, 2, -1])
-    out = augment.translate(x, dx, dy)
+    out = augment.translate(x, dx, dy, reach=3)
     for i in range(6):
         moved = torch.roll(x[i], shifts=(int(dy[i]), int(dx[i])), dims=(1, 2))
         rows = torch.arange(8).view(8, 1) - dy[i]
@@ -47,7 +47,7 @@ def test_diffaug_translation_moves_whole_pixels_and_fills_exact_zeros():
         assert torch.equal(out[i][:, inside], moved[:, inside])
         assert (out[i][:, ~inside] == 0).all()
     x.requires_grad_(True)
-    augment.translate(x, dx, dy).sum().backward()
+    augment.translate(x, dx, dy, reach=3).sum().backward()
     assert torch.equal(x.grad[0], torch.ones(2, 8, 8))  # unshifted: every pixel kept
 
 

@@ -289,3 +289,54 @@ def test_the_seeds_optimiser_settings_collapse_in_pytorch(mnist_ready):
     coverage, kl, spread = _after_150_steps(init="default", lr_g=1e-4, lr_d=1e-4,
                                             betas_g=(0.9, 0.999), betas_d=(0.9, 0.999))
     assert coverage <= 3 and spread < 0.15, (coverage, kl, spread)
+
+
+# ---- issue 27: an interrupted G step, host syncs counted ---------------------------------------
+def test_an_interrupt_inside_gs_step_leaves_d_trainable(mnist, monkeypatch, capsys):
+    """Ctrl-C (or CUDA out of memory) while G steps: D's gradients are switched back on, so the
+    next gh.train with the same models trains instead of failing with 'does not require grad'."""
+    cfg, data = mnist
+    cfg = cfg.replace(epochs=1)
+    G, D = gh.build_models(cfg)
+    losses = importlib.import_module("gan_helpers.losses")
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(losses, "g_loss", interrupted)
+        gh.train(cfg, data, models=(G, D), progress=False)
+    assert "Interrupted" in capsys.readouterr().out
+    assert all(p.requires_grad for p in D.parameters())
+    history = gh.train(cfg, data, models=(G, D), progress=False)
+    assert len(history["epoch"]) == 1 and math.isfinite(history["d_loss"][0])
+
+
+class HostReads(torch.utils._python_dispatch.TorchDispatchMode):
+    """Counts the operator behind .item(), int(t), float(t), bool(t): reading one number of a
+    tensor on the host, which on a GPU waits for it (what torch.cuda.set_sync_debug_mode
+    reports there). A stand-in that counts the same reads on the CPU."""
+    def __init__(self):
+        super().__init__()
+        self.reads = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.reads += func is torch.ops.aten._local_scalar_dense.default
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("optimizer, augment, reads_per_step", [
+    ("adam", "none", 0), ("adam", "diffaug", 0), ("sgd", "diffaug", 0),
+    ("rmsprop", "none", 2)])  # no fused RMSProp: the scaler asks the host once per optimiser step
+def test_host_reads_per_step_under_a_grad_scaler(mnist, optimizer, augment, reads_per_step):
+    """The steps of an fp16 run (a CPU grad scaler stands in for the GPU's) read no device
+    number on the host: DiffAugment's shifts included, and the scaler's inf check stays on
+    the device with a fused optimiser."""
+    cfg, data = mnist
+    cfg = cfg.replace(optimizer=optimizer, augment=augment, fused_optimizer=True).validate()
+    gan, data = prepare(cfg, data)
+    gan.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 8)
+    train_epoch(cfg, gan, data, max_steps=1)  # the first step sets up lazy state
+    with HostReads() as counter:
+        train_epoch(cfg, gan, data, max_steps=STEPS)
+    assert counter.reads == reads_per_step * STEPS
