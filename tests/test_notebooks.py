@@ -97,3 +97,268 @@ def test_notebook_05_trains_on_a_messy_folder(messy_folder, tmp_path):
     lesson = tmp_path / "outputs" / "05_your_own_dataset_augmentation"
     assert sorted(r.name for r in lesson.iterdir()) == ["augment-flip", "augment-rotate"]
     assert "| flip |" in text and "| rotate |" in text  # the comparison table
+
+
+# ---- what a student reads, and Colab's forms (issues 23 and 27) ------------------------------
+
+def markdown_sources(path):
+    return [(i, source(c)) for i, c in enumerate(json.loads(path.read_text())["cells"])
+            if c["cell_type"] == "markdown"]
+
+
+def parameters_source(path):
+    return next(source(c) for c in code_cells(path) if "parameters" in c["metadata"].get("tags", []))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_cell_opens_as_a_colab_form(path):
+    """Colab shows a cell whose first line is `#@title ... {display-mode: "form"}` as its form
+    alone, the code hidden; without it the student edits the code."""
+    first = parameters_source(path).splitlines()[0]
+    assert re.fullmatch(r'#\s?@title\s+\S.*\{\s*display-mode\s*:\s*"form"\s*\}\s*', first), first
+
+
+# One `#@param` line: name = value  #@param [options] {settings}
+PARAM_LINE = re.compile(r"(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<value>.*?)\s*#\s?@param\b\s*(?P<spec>.*)")
+TYPE_CHECKS = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+               "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+               "slider": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+               "boolean": lambda v: isinstance(v, bool),
+               "string": lambda v: isinstance(v, str), "date": lambda v: isinstance(v, str)}
+
+
+def _closing_bracket(text):
+    """Index of the `]` that closes the list `text` starts with (brackets in quotes skipped)."""
+    depth, quote = 0, None
+    for i, c in enumerate(text):
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                return i
+    raise ValueError(f"unclosed option list: {text}")
+
+
+def colab_field(line):
+    """(name, value text, options or None, settings) of one form line, read as Colab reads it:
+    an optional option list, then optional settings such as {type:"raw", allow-input: true}."""
+    m = PARAM_LINE.fullmatch(line.strip())
+    assert m, f"not a form field Colab can read: {line}"
+    spec, options = m["spec"].strip(), None
+    if spec.startswith("["):
+        end = _closing_bracket(spec)
+        options = ast.literal_eval(spec[:end + 1])
+        spec = spec[end + 1:].strip()
+    settings = {}
+    if spec:
+        assert spec.startswith("{") and spec.endswith("}"), f"unreadable form settings: {line}"
+        for key, value in re.findall(r"""([\w-]+)\s*:\s*("[^"]*"|'[^']*'|[^,}\s]+)""", spec):
+            settings[key] = value.strip("\"'")
+    return m["name"], m["value"], options, settings
+
+
+def pasted(option, kind):
+    """The code Colab writes after `name = ` when a dropdown's option is chosen: a raw field
+    pastes the option's text as code (its forms example: ["False", "'string'"] {type:"raw"}
+    gives False and 'string'), a plain dropdown a string literal, a typed one a literal of its type."""
+    if kind == "raw":
+        return str(option)
+    if kind in ("integer", "number", "slider", "boolean"):
+        return str(option)
+    return repr(str(option))
+
+
+def form_problems(cell):
+    """Every field's every choice, substituted into the cell as Colab would and run: what does
+    not give a value of the field's type, or a RunConfig that validates."""
+    from gan_helpers.config import RunConfig as Config
+    lines = cell.splitlines()
+    fields = {i: colab_field(line) for i, line in enumerate(lines) if "#@param" in line or "# @param" in line}
+    problems = []
+    for i, (name, value, options, settings) in fields.items():
+        kind = settings.get("type")
+        choices = [value]  # the value as committed
+        if options is not None:
+            for option in options:
+                if isinstance(option, bool) or not isinstance(option, (str, int, float)):
+                    problems.append(f"{name}: option {option!r} is not text or a number: Colab "
+                                    f"reads the list as JSON-like data, so write it as \"{option!r}\"")
+            if kind not in ("raw", None, "string") and kind not in TYPE_CHECKS:
+                problems.append(f"{name}: unknown type {kind!r}")
+            choices = [pasted(o, kind) for o in options]
+            if settings.get("allow-input") != "true":
+                shown = [ast.dump(ast.parse(c, mode="eval")) for c in choices if _parses(c)]
+                if not _parses(value) or ast.dump(ast.parse(value, mode="eval")) not in shown:
+                    problems.append(f"{name} = {value}: not one of its dropdown's options {options}")
+        elif kind == "boolean":
+            choices = ["True", "False"]
+        for choice in choices:
+            trial = list(lines)
+            trial[i] = f"{name} = {choice}  #@param"
+            namespace = {}
+            try:
+                exec("\n".join(trial), namespace)
+            except Exception as e:  # noqa: BLE001 - what Colab's Run All would stop with
+                problems.append(f"{name} = {choice}: the cell fails ({type(e).__name__}: {e})")
+                continue
+            got = namespace[name]
+            if kind in TYPE_CHECKS and not TYPE_CHECKS[kind](got):
+                problems.append(f"{name} = {choice}: {type(got).__name__}, not {kind}")
+            elif kind in (None, "string") and options is not None and not isinstance(got, str):
+                problems.append(f"{name} = {choice}: a plain dropdown gives text, not {got!r}")
+            values = {k: v for k, v in namespace.items() if k in Config.field_names()}
+            if name in values:
+                if values.get("dataset") == "folder" and not values.get("data_path"):
+                    values["data_path"] = "my_images"  # notebook 05 falls back to its demo folder
+                try:
+                    Config.from_params(values, quiet=True)
+                except ValueError as e:
+                    problems.append(f"{name} = {choice}: RunConfig refuses it: {e}")
+    return problems
+
+
+def _parses(text):
+    try:
+        ast.parse(text, mode="eval")
+        return True
+    except SyntaxError:
+        return False
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_form_choice_runs_as_colab_pastes_it(path):
+    """Issue 27: a raw dropdown option "batch" pastes `g_norm = batch`, a NameError at Run All.
+    Every option of every field, chosen in Colab's form, must run and validate."""
+    problems = form_problems(parameters_source(path))
+    assert not problems, "\n".join(problems)
+
+
+def test_the_form_check_catches_what_colab_would_break():
+    """The check above, on the fields that broke notebook 01 and on their fixed spelling."""
+    broken = 'g_norm = None  #@param [None, "batch", "instance"] {type:"raw"}\n'
+    assert any("None" in p for p in form_problems(broken))
+    assert any("g_norm = batch" in p and "NameError" in p
+               for p in form_problems('g_norm = None  #@param ["None", "batch"] {type:"raw"}\n'))
+    assert form_problems('g_norm = None  #@param ["None", "\'batch\'", "\'layer\'"] {type:"raw"}\n') == []
+    assert any("RunConfig refuses" in p
+               for p in form_problems('g_norm = None  #@param ["None", "\'batchnorm\'"] {type:"raw"}\n'))
+    assert any("not one of" in p for p in form_problems('loss = "bce"  #@param ["hinge", "lsgan"]\n'))
+    assert any("not integer" in p for p in form_problems('epochs = 2.5  #@param {type:"integer"}\n'))
+
+
+# The case-study reports the course grew from are named by their subject ("the CelebA report"),
+# never "seed 002": beside `seed`, the random seed, that name misleads.
+REPORT_AS_SEED = re.compile(r"\bseeds?[\s-]*0\d\d\b|\bseed[\s-]+(?:projects?|reports?)\b"
+                            r"|\bthe seeds\b|\bseeds'", re.I)
+
+
+def student_texts():
+    for path in NOTEBOOKS:
+        for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+            yield f"{path.stem} cell {i}", source(cell)
+    yield "README.md", (ROOT / "README.md").read_text()
+
+
+def test_reports_are_named_by_their_subject_not_as_seeds():
+    found = [f"{where}: ...{text[max(m.start() - 30, 0):m.end() + 30]}...".replace("\n", " ")
+             for where, text in student_texts() for m in REPORT_AS_SEED.finditer(text)]
+    assert not found, "\n".join(found)
+
+
+def unclosed_code_spans(markdown):
+    """Blocks (outside fenced code) holding a backtick run that no later run of the same length
+    closes: CommonMark then shows the backtick itself and no code span. A block is a
+    paragraph, a list item, a heading or a table row (a code span cannot cross them)."""
+    blocks, block, fence = [], [], None
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        opening = re.match(r"(`{3,}|~{3,})", stripped)
+        if fence:
+            if opening and stripped == opening.group(1) and opening.group(1)[0] == fence[0] \
+                    and len(opening.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opening:
+            blocks.append(block)
+            block, fence = [], opening.group(1)
+            continue
+        if not stripped or re.match(r"(\d+\.|[-*+]|#{1,6}|\|)(\s|$)", stripped):
+            blocks.append(block)
+            block = []
+        if stripped:
+            block.append(line)
+    blocks.append(block)
+    bad = []
+    for lines in blocks:
+        text = re.sub(r"\\`", "", "\n".join(lines))
+        runs = [len(m.group(0)) for m in re.finditer(r"`+", text)]
+        i = 0
+        while i < len(runs):
+            closing = next((j for j in range(i + 1, len(runs)) if runs[j] == runs[i]), None)
+            if closing is None:
+                bad.append(text)
+                break
+            i = closing + 1
+    return bad
+
+
+def test_the_code_span_check_catches_a_lost_backtick():
+    assert unclosed_code_spans('with\n`sets = {"epochs": 3};\nparameters are exact.') != []
+    assert unclosed_code_spans("`a` and ``b ` c`` and\n```\n` in a fence\n```\n- `x`") == []
+    assert unclosed_code_spans("1. `a\n2. b`") != []  # a span cannot cross list items
+
+
+@pytest.mark.parametrize("path", [*NOTEBOOKS, ROOT / "README.md"], ids=lambda p: p.stem)
+def test_markdown_renders_without_a_lost_backtick(path):
+    texts = ([(0, path.read_text())] if path.suffix == ".md" else markdown_sources(path))
+    bad = [f"cell {i}: {b[:200]}" for i, text in texts for b in unclosed_code_spans(text)]
+    assert not bad, "\n\n".join(bad)
+
+
+def exercises(markdown):
+    """The numbered items under an 'Exercises' heading, up to the next heading as high."""
+    items = []
+    for m in re.finditer(r"^(#{1,6})\s+Exercises\b.*$", markdown, re.M):
+        rest = markdown[m.end():]
+        end = re.search(rf"^#{{1,{len(m.group(1))}}}\s", rest, re.M)
+        section = rest[:end.start()] if end else rest
+        items += [item for item in re.split(r"^(?=\d+\.\s)", section, flags=re.M) if re.match(r"\d+\.\s", item)]
+    return items
+
+
+ANSWER = re.compile(r"<details>\s*<summary>\s*What to expect\s*</summary>[ \t]*\n[ \t]*\n(?P<answer>.*?)"
+                    r"\n[ \t]*\n[ \t]*</details>", re.S)
+
+
+def test_the_exercise_check_wants_a_collapsed_answer():
+    answered = ("## Exercises\n1. Try it.\n\n   <details><summary>What to expect</summary>\n\n"
+                "   The loss rises.\n\n   </details>\n\n2. Again.\n")
+    assert [bool(ANSWER.search(item)) for item in exercises(answered)] == [True, False]
+    assert not ANSWER.search("1. Try it. <details open><summary>What to expect</summary>\n\nx\n\n</details>")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_exercise_ends_with_what_to_expect(path):
+    """Each exercise is followed by its answer, collapsed (`<details>`), so a student can check
+    what they saw; blank lines around the answer so Jupyter and Colab render its markdown."""
+    items = [item for _, text in markdown_sources(path) for item in exercises(text)]
+    assert items, "no exercises found under an 'Exercises' heading"
+    missing = [item.strip().splitlines()[0][:100] for item in items if not ANSWER.search(item)]
+    assert not missing, "exercises without a collapsed 'What to expect' answer:\n" + "\n".join(missing)
+
+
+def test_notebook_03s_terminal_command_works_from_colabs_folder(tmp_path, monkeypatch):
+    """Colab's terminal starts in /content, not in the course's clone: the notebook path that
+    notebook 03 (and the README) give the sweep command must resolve from another folder too."""
+    from gan_helpers.sweep import find_notebook
+    texts = [text for _, text in markdown_sources(ROOT / "notebooks" / "03_hyperparameter_tuning.ipynb")]
+    named = set(re.findall(r"python -m gan_helpers\.sweep (\S+\.ipynb)", "\n".join(texts)))
+    assert named
+    monkeypatch.chdir(tmp_path)
+    for name in named:
+        assert find_notebook(name) == ROOT / "notebooks" / Path(name).name
