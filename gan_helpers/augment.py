@@ -2,7 +2,7 @@
 
 A GAN learns whatever D is shown as "real". Flipping keeps real images real; rotating,
 erasing or cropping only the real images teaches G to make rotated, holed, cropped
-images (seed 004's over-augmented samples). DiffAugment (Zhao et al., 2020) avoids the
+images (the WGAN-GP art report's over-augmented samples). DiffAugment (Zhao et al., 2020) avoids the
 leak by applying the same differentiable transform to real *and* fake images before D.
 """
 import torch

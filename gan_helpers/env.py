@@ -180,7 +180,7 @@ def gpu_report():
 
 def memory_report(batch_size):
     """Peak GPU memory of the run so far and the batch size that would roughly fit: for
-    choosing batch_size on your GPU (seed 001 fought a 24 GB card)."""
+    choosing batch_size on your GPU (the Fashion-MNIST and D&D-maps report fought a 24 GB card)."""
     if not torch.cuda.is_available():
         return ("Trained on the CPU: no GPU memory to report. On a GPU this cell says how much "
                 "memory training used and which batch size would fit.")

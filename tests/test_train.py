@@ -340,3 +340,23 @@ def test_host_reads_per_step_under_a_grad_scaler(mnist, optimizer, augment, read
     with HostReads() as counter:
         train_epoch(cfg, gan, data, max_steps=STEPS)
     assert counter.reads == reads_per_step * STEPS
+
+
+def test_divergence_advice_works_for_the_preset_in_use():
+    """dcgan64's D has BatchNorm, which loss='wgan-gp' refuses: the advice says what else to set,
+    and following it gives a config that validates."""
+    t = importlib.import_module("gan_helpers.train")
+    for preset in ("tf_tutorial", "dcgan64"):
+        cfg = RunConfig(preset=preset, image_size=28 if preset == "tf_tutorial" else 64,
+                        channels=1 if preset == "tf_tutorial" else 3).validate()
+        advice = t.wgan_gp_advice(cfg)
+        changes = dict(loss="wgan-gp")
+        if "d_norm='instance'" in advice:
+            changes["d_norm"] = "instance"
+        cfg.replace(**changes).validate()
+        with pytest.raises(ValueError):
+            if preset == "dcgan64":
+                cfg.replace(loss="wgan-gp").validate()
+            else:
+                raise ValueError("tf_tutorial takes loss='wgan-gp' as it is")
+    assert "d_norm" not in t.wgan_gp_advice(RunConfig().validate())
