@@ -11,7 +11,7 @@ from PIL import Image
 
 from .metrics import METRIC_NAMES as METRICS
 from .runs import epoch_files, load_run
-from .viz import epoch_axis, finish
+from .viz import epoch_axis, finish, step_curve
 
 
 def _last(values):
@@ -61,9 +61,13 @@ def plot_comparison(run_dirs, labels, histories, show=True, save_to=None):
     grid = fig.add_gridspec(2, max(n, 2))
     ax_d, ax_g = fig.add_subplot(grid[0, :max(n, 2) // 2]), fig.add_subplot(grid[0, max(n, 2) // 2:])
     for label, history in zip(labels, histories):
-        ax_d.plot(history["epoch"], history["d_loss"], label=label)
-        ax_g.plot(history["epoch"], history["g_loss"], label=label)
-    for ax, name in ((ax_d, "D loss"), (ax_g, "G loss")):
+        for ax, key in ((ax_d, "d_loss"), (ax_g, "g_loss")):
+            # every step as a thin line (how jumpy a run is shows only there), the epoch means on top
+            x, y = step_curve(history, f"step_{key}")
+            color = ax.plot(x, y, lw=0.5, alpha=0.35)[0].get_color() if x else None
+            ax.plot(history["epoch"], history[key], marker="o" if x else None, color=color, label=label)
+    for ax, name in ((ax_d, "D loss: each step (thin), epoch means (markers)"),
+                     (ax_g, "G loss: each step (thin), epoch means (markers)")):
         ax.set_title(name)
         epoch_axis(ax)
         ax.legend(fontsize=8)

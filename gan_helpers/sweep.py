@@ -166,10 +166,13 @@ class SweepResult:
 
 def find_notebook(name):
     """A curriculum notebook by file name: here, in notebooks/, in this package's checkout,
-    or in the Colab clone the setup cell makes."""
+    or in the Colab clone the setup cell makes. A path that does not exist from this folder
+    (`notebooks/01_....ipynb` typed in Colab's terminal, which starts in /content) is looked
+    up by its file name in those folders too."""
     here = Path(__file__).resolve().parents[1] / "notebooks"
-    for candidate in (Path(name), Path("notebooks") / name, here / name,
-                      Path("/content/gan-lab-notebooks/notebooks") / name):
+    folders = (Path("notebooks"), here, Path("/content/gan-lab-notebooks/notebooks"))
+    for candidate in (Path(name), *(folder / name for folder in folders),
+                      *(folder / Path(name).name for folder in folders)):
         if candidate.is_file():
             return candidate.resolve()
     raise FileNotFoundError(f"notebook {name!r} not found here, in notebooks/ or in the Colab "

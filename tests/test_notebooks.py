@@ -362,3 +362,17 @@ def test_notebook_03s_terminal_command_works_from_colabs_folder(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     for name in named:
         assert find_notebook(name) == ROOT / "notebooks" / Path(name).name
+
+
+def test_sweep_comparison_shows_every_steps_loss(tmp_path):
+    """Notebook 03's exercise 1 asks which change made a run jumpy: `result.show()` (the
+    comparison figure) must draw the per-step losses, not the epoch means alone."""
+    import matplotlib.pyplot as plt
+    from gan_helpers.compare import plot_comparison
+    history = {"epoch": [1, 2], "d_loss": [1.0, 0.9], "g_loss": [0.7, 0.8],
+               "step_d_loss": [[1.2, 0.8, 1.0], [0.7, 1.1, 0.9]], "step_g_loss": [[0.9, 0.5, 0.7], [0.6, 1.0, 0.8]]}
+    fig = plot_comparison([tmp_path, tmp_path], ["a", "b"], [history, history], show=False)
+    for ax, key in zip(fig.axes[:2], ("step_d_loss", "step_g_loss")):
+        drawn = [list(line.get_ydata()) for line in ax.get_lines()]
+        assert sum(history[key], []) in drawn, f"{key} is not in the comparison figure"
+    plt.close(fig)
