@@ -25,21 +25,18 @@ def _wandb_key_and_reason():
 
 
 def wandb_login_key():
-    """The key `wandb login` saved (~/.netrc, or the file $NETRC names), read the way wandb
-    reads it and without ever prompting; None when this machine is not logged in."""
-    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")
-    try:  # wandb's own reader (recent wandb); its module moved between versions, hence the guard
-        from wandb.sdk.lib.wbauth.wbnetrc import read_netrc_auth
-        return read_netrc_auth(host=host)
-    except ImportError:
-        pass
-    except Exception:  # noqa: BLE001 - a malformed entry: as if not logged in
-        return None
-    import netrc  # older wandb: the same file, read with the standard library
+    """The key `wandb login` saved (~/.netrc, or the file $NETRC names), read with the standard
+    library's netrc module (not wandb's private reader, which moves between versions) and
+    without ever prompting; None when this machine is not logged in."""
+    import netrc
     from urllib.parse import urlsplit
+    host = urlsplit(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).netloc
     try:
-        creds = netrc.netrc(os.environ.get("NETRC") or None).authenticators(urlsplit(host).netloc)
-    except (OSError, netrc.NetrcParseError):
+        creds = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host)
+    except FileNotFoundError:  # no ~/.netrc: not logged in
+        return None
+    except (OSError, netrc.NetrcParseError) as e:  # said, not silently taken as "offline"
+        print(f"W&B: could not read the `wandb login` key from the netrc file ({e}).")
         return None
     return creds[2] if creds else None
 
@@ -91,12 +88,13 @@ def start(run, run_id):
                       settings=wandb.Settings(console="off"))
 
 
-def log(wandb_run, history, snapshot=None):
+def log(wandb_run, history, snapshot=None, critic_steps=1):
     """The last epoch, at W&B step = training steps so far: each of its steps' losses
     (step/d_loss, and step/g_loss at each G step) at that step's own number, then the epoch's
-    numbers (with `epoch`, to choose as the x axis in W&B) and the snapshot at its last step."""
+    numbers (with `epoch`, to choose as the x axis in W&B) and the snapshot at its last step.
+    critic_steps: D steps per G step, so the j-th G loss lands after its D steps."""
     first, d_losses, g_losses = last_epoch_steps(history)
-    every = max(len(d_losses) // max(len(g_losses), 1), 1)  # critic_steps D steps per G step
+    every = critic_steps
     per_step = {first + i: {"step/d_loss": v} for i, v in enumerate(d_losses)}
     for j, v in enumerate(g_losses):  # the j-th G step follows D step (j + 1) * critic_steps
         per_step.setdefault(first + (j + 1) * every - 1, {})["step/g_loss"] = v
@@ -121,5 +119,7 @@ def last_epoch_steps(history):
 
 
 def finish(wandb_run, history):
+    """The run's totals into its summary (the last epoch was logged already), then close."""
     wandb_run.summary["total_seconds"] = history.get("total_seconds")
+    wandb_run.summary["images_per_second"] = history.get("images_per_second")
     wandb_run.finish()

@@ -277,3 +277,23 @@ def test_no_download_means_no_preparation_either(monkeypatch):
     assert data.prepare_datasets({"mnist", "ring8", None}) == [] and prepared == []
     monkeypatch.setenv("GAN_HELPERS_NO_DOWNLOAD", "0")
     assert data.prepare_datasets({"mnist", "ring8", None}) == ["mnist"] and prepared == ["mnist"]
+
+
+def test_sweep_variants_on_colab_get_the_notebooks_data_folder_and_drive(monkeypatch, no_stored_key, tmp_path):
+    """A variant's kernel is a fresh process where `google.colab` is not imported, so it cannot
+    tell it is on Colab: it is handed the data folder the notebook uses (/content/data there, not
+    ./data under notebooks/, which would download MNIST again per variant), and with
+    use_drive=True the sweep folder is resolved on Drive by the notebook's own process."""
+    fake_colab(monkeypatch, "SecretNotFoundError")
+    monkeypatch.delenv("GAN_DATA_DIR", raising=False)
+    assert sweep.variant_env()["GAN_DATA_DIR"] == "/content/data"
+    monkeypatch.setenv("GAN_DATA_DIR", str(tmp_path / "mine"))
+    assert sweep.variant_env()["GAN_DATA_DIR"] == str(tmp_path / "mine")
+    mounted = tmp_path / "drive"
+    (mounted / "MyDrive").mkdir(parents=True)
+    monkeypatch.setattr(env, "mount_drive", lambda: mounted)
+    notebook = probe_notebook(tmp_path / "probe.ipynb")
+    result = sweep.run_sweep(notebook, grid={"wandb_mode": ["disabled"]}, out="sweeps", name="d",
+                             progress=False, use_drive=True)
+    assert result.path == mounted / "MyDrive" / "gan-lab-notebooks" / "sweeps" / "d"
+    assert [r["status"] for r in result.rows] == ["finished"], result.rows

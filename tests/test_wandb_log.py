@@ -65,9 +65,27 @@ def test_each_step_is_logged_at_its_own_wandb_step():
     history = {"epoch": [1, 2], "d_loss": [1.0, 0.9], "step_d_loss": [[1, 1, 1, 1], [.8, .9, 1., .9]],
                "step_g_loss": [[2, 2], [3., 4.]], "device": "cpu"}
     fake = FakeWandbRun()
-    wandb_log.log(fake, history)
+    wandb_log.log(fake, history, critic_steps=2)
     steps = [s for s, _ in fake.calls]
     assert steps == [5, 6, 7, 8, 8] and steps == sorted(steps)  # W&B steps only go forward
     assert [r.get("step/d_loss") for _, r in fake.calls[:4]] == [.8, .9, 1., .9]
     assert [(s, r["step/g_loss"]) for s, r in fake.calls if "step/g_loss" in r] == [(6, 3.), (8, 4.)]
     assert fake.calls[-1][1] == {"epoch": 2, "d_loss": 0.9}  # lists of lists are not epoch numbers
+
+
+def test_g_losses_land_after_their_critic_steps_in_an_uneven_epoch():
+    """7 D steps with a G step every 5th (WGAN-GP): one G loss, after D step 5, not step 7."""
+    from gan_helpers import wandb_log
+    history = {"epoch": [1], "step_d_loss": [[1.0] * 7], "step_g_loss": [[2.0]], "device": "cpu"}
+    fake = FakeWandbRun()
+    wandb_log.log(fake, history, critic_steps=5)
+    assert [(s, r["step/g_loss"]) for s, r in fake.calls if "step/g_loss" in r] == [(5, 2.0)]
+
+
+def test_each_epoch_reaches_wandb_once(mnist_ready, tmp_path):
+    """A real offline W&B run of two epochs: W&B's own log shows no history record it had to
+    drop (the last epoch used to be logged a second time when training ended)."""
+    cfg = gh.RunConfig(max_images=128, batch_size=64, epochs=2, device="cpu", wandb_mode="offline")
+    gh.train(cfg, gh.load_dataset(cfg), gh.start_run(cfg, "e", str(tmp_path), "r"), progress=False)
+    logs = list((tmp_path / "e" / "r" / "wandb").glob("offline-run-*/logs/debug-internal.log"))
+    assert logs and "ignoring partial history record" not in logs[0].read_text()
