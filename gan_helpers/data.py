@@ -10,6 +10,7 @@ from typing import Optional
 
 import torch
 
+from .config import resolve_architecture
 from .env import DATA_ENV, data_dir, may_download
 from .image_folder import fit_images, load_image_folder
 from .toy import make_points
@@ -57,11 +58,25 @@ def load_dataset(cfg, device="cpu"):
         ds = Dataset(ds.name, ds.images[:cfg.max_images],
                      None if ds.labels is None else ds.labels[:cfg.max_images])
     if cfg.batch_size > len(ds):
-        raise ValueError(f"batch_size={cfg.batch_size} is larger than the data set "
-                         f"({len(ds)} items): set batch_size <= {len(ds)}.")
+        raise ValueError(too_small_advice(cfg, len(ds)))
     if not ds.is_points:
         ds = Dataset(ds.name, fit_images(ds.images, cfg.image_size, cfg.channels), ds.labels)
     return ds.to(device)
+
+
+def too_small_advice(cfg, n):
+    """What to do when the batch is larger than the data set, as advice that works when
+    followed: BatchNorm refuses a batch of one, so a one-image set is told to turn it off."""
+    batch_norm = "batch" in (resolve_architecture(cfg).g_norm, resolve_architecture(cfg).d_norm)
+    smallest = 2 if batch_norm else 1
+    need = (f"batch_size={cfg.batch_size} is larger than the data set ({n} item{'s' * (n != 1)}). "
+            f"A GAN learns what its images have in common, so it needs many: a folder of a few "
+            f"hundred images at least (the DCGAN paper's sets held tens of thousands).")
+    if n >= smallest:
+        return (f"{need} To try the code on these {n}, set batch_size={min(n, 64)} or less "
+                f"(at least {smallest}{': BatchNorm needs two images per batch' * batch_norm}).")
+    return (f"{need} One image cannot train with BatchNorm (it normalises over the batch): add "
+            f"images, or set g_norm='none', d_norm='none' and batch_size=1 to try the code.")
 
 
 def torchvision_mnist(name="mnist", train=True, transform=None, download=None):

@@ -580,37 +580,12 @@ def agent_env():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["agent"]:
-        if len(argv) < 2:
-            print("usage: python -m gan_helpers.sweep agent NOTEBOOK --name=value ...", file=sys.stderr)
-            return 2
-        try:
-            status = agent(argv[1], argv[2:])
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        if status["status"] != "finished":
-            print(f"error: {status['error']}", file=sys.stderr)
-        return 0 if status["status"] == "finished" else 1
-    p = argparse.ArgumentParser(prog="python -m gan_helpers.sweep", description=__doc__.split("\n\n")[0])
-    p.add_argument("notebook")
-    p.add_argument("--grid", action="append", help="name=v1,v2,... (repeat for a product)")
-    p.add_argument("--set", action="append", dest="sets", help="name=value for every variant")
-    p.add_argument("--quick", action="store_true", help="quick mode in every kernel")
-    p.add_argument("--jobs", type=int, default=1)
-    p.add_argument("--out", default="outputs/sweeps")
-    p.add_argument("--name")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="a variant whose cell runs longer fails (recorded with the reason); default: no limit")
-    p.add_argument("--wandb-sweep", metavar="YAML", help="write a W&B sweep file instead of running")
-    p.add_argument("--method", default="grid")
-    p.add_argument("--metric", default="fid")
-    p.add_argument("--goal", default="minimize")
-    args = p.parse_args(argv)
+        return agent_main(argv[1:])
+    args = argument_parser().parse_args(argv)
     try:
         grid = parse_assignments(args.grid, split_values=True)
         sets = parse_assignments(args.sets, split_values=False)
         if args.wandb_sweep:
-            import yaml
             config = wandb_sweep_config(args.notebook, grid, sets, args.method, args.metric, args.goal)
             Path(args.wandb_sweep).write_text(yaml.safe_dump(config, sort_keys=False))
             print(f"Wrote {args.wandb_sweep}. Next:\n  wandb sweep {args.wandb_sweep}\n"
@@ -630,6 +605,39 @@ def main(argv=None):
         print(f"{len(result.failed)} of {len(result.rows)} variants failed.", file=sys.stderr)
         return 1
     return 0
+
+
+def agent_main(argv):
+    """`... agent NOTEBOOK --name=value ...`: exit 0 finished, 1 failed, 2 refused."""
+    if not argv:
+        print(f"usage: {AGENT_COMMAND} agent NOTEBOOK --name=value ...", file=sys.stderr)
+        return 2
+    try:
+        status = agent(argv[0], argv[1:])
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if status["status"] != "finished":
+        print(f"error: {status['error']}", file=sys.stderr)
+    return 0 if status["status"] == "finished" else 1
+
+
+def argument_parser():
+    p = argparse.ArgumentParser(prog="python -m gan_helpers.sweep", description=__doc__.split("\n\n")[0])
+    p.add_argument("notebook")
+    p.add_argument("--grid", action="append", help="name=v1,v2,... (repeat for a product)")
+    p.add_argument("--set", action="append", dest="sets", help="name=value for every variant")
+    p.add_argument("--quick", action="store_true", help="quick mode in every kernel")
+    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--out", default="outputs/sweeps")
+    p.add_argument("--name")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="a variant whose cell runs longer fails (recorded with the reason); default: no limit")
+    p.add_argument("--wandb-sweep", metavar="YAML", help="write a W&B sweep file instead of running")
+    p.add_argument("--method", default="grid")
+    p.add_argument("--metric", default="fid")
+    p.add_argument("--goal", default="minimize")
+    return p
 
 
 if __name__ == "__main__":

@@ -26,8 +26,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_batch_larger_than_the_data_set(mnist_ready, tmp_path):
     cfg = RunConfig(max_images=100, batch_size=128).validate()
-    with pytest.raises(ValueError, match="batch_size <= 100"):
+    with pytest.raises(ValueError, match="set batch_size=64 or less") as err:
         gh.load_dataset(cfg)
+    assert "a few hundred images at least" in str(err.value)
+    gh.load_dataset(cfg.replace(batch_size=64))  # the advice, followed, loads
+
+
+def test_one_image_is_told_a_setting_that_trains(tmp_path):
+    """batch_size=1, the old advice for a one-image folder, was then refused for BatchNorm."""
+    from PIL import Image
+    folder = tmp_path / "one"
+    folder.mkdir()
+    Image.new("RGB", (80, 80), (200, 40, 40)).save(folder / "only.png")
+    cfg = RunConfig(dataset="folder", data_path=str(folder), preset="dcgan64", image_size=64,
+                    channels=3, batch_size=64, epochs=1, device="cpu", wandb_mode="disabled").validate()
+    with pytest.raises(ValueError) as err:
+        gh.load_dataset(cfg)
+    message = str(err.value)
+    assert "One image cannot train with BatchNorm" in message and "batch_size=1" in message
+    followed = cfg.replace(g_norm="none", d_norm="none", batch_size=1).validate()
+    history = gh.train(followed, gh.load_dataset(followed), progress=False)
+    assert history["epoch"] == [1]
 
 
 def test_missing_data_folder_says_how_to_get_it(tmp_path, monkeypatch):
