@@ -27,7 +27,8 @@ from .report import report
 from .runs import Run, load_generator, samples_of, show_run, start_run
 from .sweep import run_sweep
 from .toy import mode_centers
-from .train import DivergenceError, show_training_step, train
+from .train import DivergenceError, show_training_step
+from .live import LiveView, train  # the loop with its live view in a notebook
 from .viz import (plot_class_histograms, plot_critic_grad_norms, plot_d_outputs, plot_epoch_times,
                   plot_image_strip, plot_layer_grad_norms, plot_losses, plot_metric,
                   plot_nearest_neighbours, plot_overlap_patterns,

@@ -5,11 +5,12 @@ Layout: <output_dir>/<experiment>/<run_name>/
     samples.gif  losses.png  d_outputs.png  checkpoints/epoch_XXX.pt  wandb/
 The folder is created only when training really starts (`open`), so a bad config or a
 missing data set leaves nothing behind, and an existing folder is never overwritten.
-A checkpoint holds everything resuming needs to continue exactly as an uninterrupted run
-(`checkpoint_state`); `restore` puts it back after checking it was made with this config.
+A checkpoint holds everything resuming needs to continue exactly as an uninterrupted run on
+the same kind of device (`checkpoint_state`; on another device, see `set_loop_rng`); `restore` puts it back after checking it was made with this config.
 W&B (wandb_log.py) is started, fed and finished from here.
 """
 import errno
+import hashlib
 import json
 import os
 import random
@@ -34,8 +35,9 @@ KEEP_CHECKPOINTS = 2
 CHECKPOINT_KEYS = ("epoch", "config", "generator", "discriminator", "opt_g", "opt_d", "scaler",
                    "fixed_noise", "history", "rng")
 # Fields that may differ between a run and its resumption; any other difference is an error.
+# device and precision: a Colab student may start on a CPU runtime and go on on a T4 (fp16).
 RESUMABLE_CHANGES = {"epochs", "wandb_mode", "wandb_project", "on_divergence", "device",
-                     "snapshot_every", "compile", "cudnn_benchmark", "channels_last",
+                     "precision", "snapshot_every", "compile", "cudnn_benchmark", "channels_last",
                      "fused_optimizer"}
 
 
@@ -138,10 +140,12 @@ class Run:
         viz.save_snapshot(samples, path, critic=critic)
         return path
 
-    def log_epoch(self, history, snapshot=None):
+    def log_epoch(self, history, snapshot=None, to_wandb=True):
+        """training_metrics.json, and the last epoch to W&B (to_wandb=False at the end of
+        training: that epoch was logged already, and W&B drops a second copy with a warning)."""
         write_json(self.path / "training_metrics.json", history)
-        if self.wandb is not None:
-            wandb_log.log(self.wandb, history, snapshot)
+        if self.wandb is not None and to_wandb:
+            wandb_log.log(self.wandb, history, snapshot, self.cfg.critic_steps)
 
     def end_epoch(self, gan, epoch, fixed_noise, history, save_checkpoint=True):
         """After each epoch: the fixed-noise snapshot (every snapshot_every epochs and the
@@ -177,9 +181,10 @@ class Run:
         check_epochs_left(self.cfg, saved["epoch"], self.path)  # before anything is rewritten
         gan.g.load_state_dict(saved["generator"])
         gan.d.load_state_dict(saved["discriminator"])
-        gan.opt_g.load_state_dict(saved["opt_g"])
-        gan.opt_d.load_state_dict(saved["opt_d"])
-        gan.scaler.load_state_dict(saved["scaler"])
+        for opt, state in ((gan.opt_g, saved["opt_g"]), (gan.opt_d, saved["opt_d"])):
+            opt.load_state_dict(state)
+            match_parameter_layout(opt)
+        load_scaler(gan.scaler, saved["scaler"])
         set_rng_state(saved["rng"], gan.rng)
         print(f"Resuming {self.path} after epoch {saved['epoch']} of {self.cfg.epochs}.")
         return saved["fixed_noise"].to(gan.device), saved["history"], saved["epoch"]
@@ -240,6 +245,28 @@ def checkpoint_state(cfg, epoch, gan, fixed_noise, history):
             "fixed_noise": fixed_noise.cpu(), "history": history, "rng": rng_state(gan.rng)}
 
 
+def match_parameter_layout(opt):
+    """Lay each optimiser state tensor (Adam's running means) out in memory as its weight is.
+    load_state_dict keeps the saved strides, so switching channels_last on resume would leave
+    them differing, which CUDA's fused Adam refuses; the values are unchanged."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
+def load_scaler(scaler, saved):
+    """The grad scaler's state, across precisions: a bf16 or fp32 run saved a disabled
+    scaler ({}), which an fp16 run's scaler (a T4) cannot load, so it starts fresh (its scale
+    settles within a few steps); a disabled scaler ignores a saved state."""
+    if scaler.is_enabled() and not saved:
+        print("Note: the checkpoint was trained without fp16's grad scaler; a fresh one starts now.")
+        return
+    scaler.load_state_dict(saved)
+
+
 def rng_state(rng):
     np_state = np.random.get_state()
     return {"python": random.getstate(), "torch": torch.get_rng_state(),
@@ -254,8 +281,24 @@ def set_rng_state(state, rng):
     n = state["numpy"]
     np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    rng.set_state(state["loop"])
+        for i, cuda_state in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, i)
+    set_loop_rng(rng, state["loop"])
+
+
+def set_loop_rng(rng, saved):
+    """The loop's generator back as it was; from another kind of device (a CPU generator's
+    state is 5,056 bytes, a CUDA one's 16) it cannot be, so the stream goes on re-seeded from
+    the saved state: the same checkpoint always resumes the same way."""
+    if saved.numel() == rng.get_state().numel():
+        rng.set_state(saved)
+        return
+    seed = int(hashlib.sha256(saved.numpy().tobytes()).hexdigest()[:15], 16)
+    rng.manual_seed(seed)
+    print(f"Note: this checkpoint was written on another kind of device than {rng.device.type}. "
+          f"The weights, optimisers and history go on exactly; the random numbers (batch order, "
+          f"noise) start a new stream, so the rest of the run differs from an uninterrupted one "
+          f"as another seed would.")
 
 
 def _tuples(x):

@@ -296,10 +296,59 @@ def stack_rows(rows, width, device):
     return torch.stack(rows) if rows else torch.zeros(0, width, device=device)
 
 
-def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
+def train(cfg, data, run=None, models=None, callbacks=(), progress=True, watch=None):
     """Train a GAN on `data` as `cfg` says; returns the history (per-epoch lists). run: a
     runs.Run (folder, checkpoints, W&B) or None (in memory); models: (G, D), else built from
-    cfg; callbacks: f(state) -> dict | None after each epoch, the dict recorded in the history."""
+    cfg; callbacks: f(state) -> dict | None after each epoch, the dict recorded in the history;
+    watch: what shows training as it happens (gan_helpers.live's view, which gh.train hands
+    in a notebook): watch.step(gan, history) after every step, watch.epoch(gan, history)
+    after each epoch is recorded. It decides itself when to draw; this loop draws nothing."""
+    gan, data, fixed_noise, history, start = start_training(cfg, data, run, models)
+    n_steps = steps_per_epoch(len(data), cfg.batch_size)
+    bar = tqdm(total=cfg.epochs * n_steps, initial=start * n_steps, disable=not progress,
+               desc="training", unit="step", dynamic_ncols=True)
+
+    def on_step():
+        bar.update()
+        if watch is not None:
+            watch.step(gan, history)
+
+    # d_wins: epochs in a row D has won, kept in the history so a resumed run goes on counting
+    d_wins, started = history.get("d_wins_in_a_row", 0), time.perf_counter() - history["total_seconds"]
+    try:
+        for epoch in range(start + 1, cfg.epochs + 1):
+            row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar, history, on_step)
+            state = EpochState(epoch, gan.g, gan.d, cfg, history, gan.device, run, data)
+            for callback in callbacks:
+                row.update(callback(state) or {})
+            record(history, row)
+            history["d_wins_in_a_row"] = d_wins
+            history["total_seconds"] = time.perf_counter() - started
+            _count_trained(gan.g, gan.d, n_steps, run)
+            if run is not None:
+                # snapshot, checkpoint (only of finite weights: with on_divergence="warn", NaN
+                # weights never replace good ones), training_metrics.json and W&B
+                run.end_epoch(gan, epoch, fixed_noise, history, save_checkpoint=finite)
+            if watch is not None:
+                watch.epoch(gan, history)
+    except torch.cuda.OutOfMemoryError as e:
+        raise RuntimeError(out_of_memory_advice(cfg)) from e
+    except KeyboardInterrupt:  # a student stopping early still gets the figures
+        print(f"Interrupted after epoch {len(history['epoch'])}; the newest checkpoint is kept "
+              f"(resume=True continues from it).")
+    finally:
+        bar.close()
+    history["images_per_second"] = images_per_second(history, n_steps * cfg.batch_size)
+    if run is not None:
+        run.log_epoch(history, to_wandb=False)  # images_per_second into the file; W&B: summary
+        run.finish(history)
+    return history
+
+
+def start_training(cfg, data, run, models):
+    """The GAN on its device, the fixed noise of the snapshots and the history to continue
+    (a resumed run's, from its newest readable checkpoint), and the run folder opened.
+    Returns (gan, data on the device, fixed noise, history, epochs already done)."""
     cfg.validate()
     try:
         gan, data = prepare(cfg, data, models)
@@ -315,38 +364,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True):
                  weights=weights)
         if start == 0:  # BatchNorm has no running statistics yet: the batch's own, not eval mode's
             run.save_snapshot(0, sample(gan.g, fixed_noise, batch_stats=True), gan.d if cfg.is_points else None)
-    n_steps = steps_per_epoch(len(data), cfg.batch_size)
-    bar = tqdm(total=cfg.epochs * n_steps, initial=start * n_steps, disable=not progress,
-               desc="training", unit="step", dynamic_ncols=True)
-    # epochs in a row D has won, carried in the history so a resumed run stops where an
-    # uninterrupted one would
-    d_wins, started = history.get("d_wins_in_a_row", 0), time.perf_counter() - history["total_seconds"]
-    try:
-        for epoch in range(start + 1, cfg.epochs + 1):
-            row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar, history)
-            state = EpochState(epoch, gan.g, gan.d, cfg, history, gan.device, run, data)
-            for callback in callbacks:
-                row.update(callback(state) or {})
-            record(history, row)
-            history["d_wins_in_a_row"] = d_wins
-            history["total_seconds"] = time.perf_counter() - started
-            _count_trained(gan.g, gan.d, n_steps, run)
-            if run is not None:
-                # snapshot, checkpoint (only of finite weights: with on_divergence="warn", NaN
-                # weights never replace good ones), training_metrics.json and W&B
-                run.end_epoch(gan, epoch, fixed_noise, history, save_checkpoint=finite)
-    except torch.cuda.OutOfMemoryError as e:
-        raise RuntimeError(out_of_memory_advice(cfg)) from e
-    except KeyboardInterrupt:  # a student stopping early still gets the figures
-        print(f"Interrupted; the checkpoint after epoch {len(history['epoch'])} is kept "
-              f"(resume=True continues from it).")
-    finally:
-        bar.close()
-    history["images_per_second"] = images_per_second(history, n_steps * cfg.batch_size)
-    if run is not None:
-        run.log_epoch(history)
-        run.finish(history)
-    return history
+    return gan, data, fixed_noise, history, start
 
 
 def images_per_second(history, images_per_epoch):
@@ -354,7 +372,7 @@ def images_per_second(history, images_per_epoch):
     return images_per_epoch * len(history["epoch"]) / seconds if seconds else None
 
 
-def run_epoch(cfg, gan, data, epoch, d_wins, bar, history):
+def run_epoch(cfg, gan, data, epoch, d_wins, bar, history, on_step=None):
     """train_epoch with the epoch's bookkeeping: learning-rate decay, instance-noise annealing,
     the one host sync, the divergence check. Returns (history row, whether its numbers are
     finite, epochs in a row D has won)."""
@@ -365,7 +383,7 @@ def run_epoch(cfg, gan, data, epoch, d_wins, bar, history):
             for group in opt.param_groups:
                 group["lr"] = lr * (1 - (epoch - 1) / cfg.epochs)
     t0 = time.perf_counter()
-    stats = train_epoch(cfg, gan, data, noise_std, on_step=bar.update)
+    stats = train_epoch(cfg, gan, data, noise_std, on_step=on_step or bar.update)
     grad_names, grad_norms = layer_grad_norms(gan.g, gan.d)
     # The one host sync per epoch: reading device numbers waits for the GPU, so every step's
     # statistics stayed on the device until now and are read here together

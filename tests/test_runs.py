@@ -274,3 +274,151 @@ def test_resume_keeps_the_per_step_losses(mnist_ready, small_cfg, tmp_path):
     assert [len(v) for v in after["step_d_loss"]] == [4, 4, 4]
     assert sum(len(v) for v in after["step_g_loss"]) == 4 * 3  # steps x epochs
     assert after["step_d_loss"][:2] == before["step_d_loss"]
+
+
+# ---- issue 27: resuming on another device, precision or memory layout; the divergence count ----
+def one_epoch_run(cfg, tmp_path, name="r"):
+    cfg = cfg.replace(wandb_mode="disabled", precision="fp32")
+    run = gh.start_run(cfg, "e", str(tmp_path), name)
+    gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
+    return cfg, run
+
+
+def test_resume_of_a_checkpoint_from_a_cuda_machine_on_the_cpu(mnist_ready, small_cfg, tmp_path, capsys):
+    """Stand-in for a GPU's checkpoint: the loop's random state as a CUDA generator writes it
+    (16 bytes: seed and offset) in place of the CPU's 5,056. The run resumes, and says what
+    is no longer exact."""
+    cfg, run = one_epoch_run(small_cfg, tmp_path)
+    path = run.checkpoints()[-1]
+    state = torch.load(path, weights_only=True)
+    assert state["rng"]["loop"].numel() == 5056
+    state["rng"]["loop"] = torch.arange(16, dtype=torch.uint8)
+    torch.save(state, path)
+    more = cfg.replace(epochs=2)
+    history = gh.train(more, gh.load_dataset(more), gh.start_run(more, "e", str(tmp_path), "r", resume=True),
+                       progress=False)
+    assert history["epoch"] == [1, 2]
+    assert "written on another kind of device" in capsys.readouterr().out
+
+
+def test_resume_across_precisions_keeps_or_starts_the_grad_scaler(mnist_ready, small_cfg, tmp_path, capsys):
+    """A bf16/fp32 checkpoint (its scaler disabled, state {}) resumed where fp16 scales the
+    losses (a T4; a CPU grad scaler stands in) starts a fresh scaler, and the reverse ignores
+    the saved scale."""
+    from gan_helpers.train import prepare
+    cfg, run = one_epoch_run(small_cfg, tmp_path)
+    saved = run.load_checkpoint()
+    assert saved["scaler"] == {}
+    gan, _ = prepare(cfg, gh.load_dataset(cfg))
+    gan.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 10)
+    resumed = gh.start_run(cfg, "e", str(tmp_path), "r", resume=True)
+    resumed.restore(gan, saved)
+    assert gan.scaler.get_scale() == 2.0 ** 10 and "fresh one starts now" in capsys.readouterr().out
+    saved["scaler"] = torch.amp.GradScaler("cpu", init_scale=2.0 ** 5).state_dict()
+    gan, _ = prepare(cfg, gh.load_dataset(cfg))  # scaler disabled: fp32
+    resumed.restore(gan, saved)
+    assert not gan.scaler.is_enabled()
+
+
+def test_resume_with_channels_last_switched_lays_out_adams_state_as_the_weights(mnist_ready, small_cfg, tmp_path):
+    """CUDA's fused Adam needs its running means laid out as the weights; switching
+    channels_last on resume must not leave the saved layout behind."""
+    from gan_helpers.train import prepare
+    cfg, run = one_epoch_run(small_cfg.replace(channels_last=True), tmp_path)
+    saved = run.load_checkpoint()
+    plain = cfg.replace(channels_last=False)
+    gan, _ = prepare(plain, gh.load_dataset(plain))
+    gh.start_run(plain, "e", str(tmp_path), "r", resume=True).restore(gan, saved)
+    checked = 0
+    for opt in (gan.opt_g, gan.opt_d):
+        for p, state in opt.state.items():
+            for key in ("exp_avg", "exp_avg_sq"):
+                assert state[key].stride() == p.stride(), key
+                checked += p.dim() == 4
+    assert checked > 0  # conv weights were among them
+
+
+def test_resumed_run_stops_for_divergence_where_an_uninterrupted_one_does(mnist_ready, tmp_path):
+    """The count of epochs in a row that D has won is checkpointed: a run resumed in the middle
+    of such a streak stops at the same epoch as the run straight through."""
+    from gan_helpers.train import DivergenceError
+    cfg = gh.RunConfig(max_images=128, batch_size=64, epochs=8, lr_d=9e-3, lr_g=1e-7,
+                       precision="fp32", device="cpu", wandb_mode="disabled").validate()
+    data = gh.load_dataset(cfg)
+    with pytest.raises(DivergenceError) as straight:
+        gh.train(cfg, data, gh.start_run(cfg, "d", str(tmp_path), "straight"), progress=False)
+    stopped_at = int(straight.value.args[0].split("epoch ")[1].split(":")[0])
+    assert stopped_at >= 3
+    first = cfg.replace(epochs=stopped_at - 1)
+    history = gh.train(first, data, gh.start_run(first, "d", str(tmp_path), "resumed"), progress=False)
+    assert history["d_wins_in_a_row"] == 2  # the streak the checkpoint carries
+    with pytest.raises(DivergenceError) as resumed:
+        gh.train(cfg, data, gh.start_run(cfg, "d", str(tmp_path), "resumed", resume=True), progress=False)
+    assert f"diverged at epoch {stopped_at}:" in str(resumed.value)
+
+
+# ---- issue 22: checkpoints by wall time ----------------------------------------------------
+class FakeClock:
+    """Each read is `step` seconds after the last: a run whose epochs take `step` seconds."""
+
+    def __init__(self, step):
+        self.now, self.step = 0.0, step
+
+    def __call__(self):
+        self.now += self.step
+        return self.now
+
+
+class StopAt:
+    """A callback that stops training during epoch `epoch` (before it is recorded or saved),
+    as a kill would: train() treats it as Ctrl-C."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def __call__(self, state):
+        if state.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def timed_run(cfg, tmp_path, name, callbacks=(), resume=False):
+    run = gh.start_run(cfg, "e", str(tmp_path), name, resume=resume)
+    run.clock = FakeClock(25.0)  # 25 s an epoch, a checkpoint every minute
+    gh.train(cfg, gh.load_dataset(cfg), run, callbacks=callbacks, progress=False)
+    return run
+
+
+def test_checkpoints_are_saved_by_wall_time_plus_the_first_and_last(mnist_ready, small_cfg, tmp_path):
+    """25 s epochs, checkpoint_minutes=1: saved after epoch 1 (first), 4 (75 s later),
+    7 (75 s later) and 8 (the last); the newest two are kept."""
+    cfg = small_cfg.replace(epochs=8, checkpoint_minutes=1.0, wandb_mode="disabled", precision="fp32")
+    saved = []
+    run = gh.start_run(cfg, "e", str(tmp_path), "r")
+    run.clock, save = FakeClock(25.0), run.save_checkpoint
+    run.save_checkpoint = lambda state, epoch: saved.append(epoch) or save(state, epoch)
+    gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
+    assert saved == [1, 4, 7, 8]
+    assert [p.name for p in run.checkpoints()] == ["epoch_007.pt", "epoch_008.pt"]
+
+
+def test_resume_from_a_time_based_checkpoint_equals_an_uninterrupted_run(mnist_ready, small_cfg, tmp_path):
+    """Stopped during epoch 5, the newest checkpoint is epoch 4's, saved because a minute had
+    passed (not a last epoch); resumed from it, epoch 6 ends with the same weights as a run
+    that was never stopped."""
+    cfg = small_cfg.replace(epochs=6, checkpoint_minutes=1.0, wandb_mode="disabled", precision="fp32")
+    straight = timed_run(cfg, tmp_path, "straight")
+    cut = timed_run(cfg, tmp_path, "cut", callbacks=[StopAt(5)])
+    assert [p.name for p in cut.checkpoints()] == ["epoch_001.pt", "epoch_004.pt"]
+    resumed = timed_run(cfg, tmp_path, "cut", resume=True)
+    a = torch.load(straight.checkpoints()[-1], weights_only=True)
+    b = torch.load(resumed.checkpoints()[-1], weights_only=True)
+    assert a["epoch"] == b["epoch"] == 6
+    for key in ("generator", "discriminator"):
+        for name, tensor in a[key].items():
+            assert torch.equal(tensor, b[key][name]), (key, name)
+    assert a["history"]["g_loss"] == b["history"]["g_loss"]
+
+
+def test_quick_mode_saves_a_checkpoint_every_epoch():
+    """The kill-and-resume test kills notebook 01 (quick mode) after its epoch-2 checkpoint."""
+    assert gh.RunConfig(epochs=5).quick(quiet=True).checkpoint_minutes == 0

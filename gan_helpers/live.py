@@ -1,0 +1,105 @@
+"""Watch it learn: one figure, redrawn in place while training, and a live table of a sweep.
+
+In a notebook, `gh.train` hands the training loop a `LiveView`: after every epoch, and every
+~30 s within a long one, it redraws the fixed-noise samples, every step's losses, D(x) and
+D(G(z)), and the quality numbers once they are measured. The figure is one display that is
+updated in place (IPython's display_id), so a headless execution (papermill, nbmake) keeps
+its last frame once instead of a stream of copies. The loop itself draws nothing: the arrows
+point from here to train.py, never back.
+"""
+import io
+import time
+
+import matplotlib.pyplot as plt
+import torch
+
+from . import train as loop
+from . import viz
+from .metrics import METRIC_NAMES
+from .models import sample
+
+REDRAW_SECONDS = 30.0  # within a long epoch (minutes on a CPU), a new frame this often
+
+
+def in_notebook():
+    """True in a Jupyter or Colab kernel (where a display can be updated), False in plain Python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def train(cfg, data, run=None, models=None, callbacks=(), progress=True, live=None):
+    """The training loop (gan_helpers.train.train) with the live view: live=None shows it in
+    a notebook and not in plain Python, live=False never, live=True always (a LiveView of your
+    own: pass it). Returns the history, as the loop does."""
+    if live is None:
+        live = in_notebook()
+    watch = live if isinstance(live, LiveView) else LiveView(cfg) if live else None
+    return loop.train(cfg, data, run, models, callbacks, progress, watch=watch)
+
+
+class LiveView:
+    """What the loop's `watch` is: it is told about every step and every epoch, and draws
+    when a frame is due. `seconds` counts the time spent drawing (its cost to training)."""
+
+    def __init__(self, cfg, every_seconds=REDRAW_SECONDS, seed=0):
+        self.cfg, self.every, self.seed = cfg, every_seconds, seed
+        self.noise, self.handle = None, None
+        self.last, self.frames, self.seconds, self.steps = 0.0, 0, 0.0, 0
+
+    def step(self, gan, history):
+        self.steps += 1
+        if time.monotonic() - self.last >= self.every:
+            self.draw(gan, history, f"epoch {len(history['epoch']) + 1} in progress")
+
+    def epoch(self, gan, history):
+        self.steps = 0
+        self.draw(gan, history, f"after epoch {history['epoch'][-1]} of {self.cfg.epochs}")
+
+    def draw(self, gan, history, when):
+        """One frame: samples of G now (from noise of the view's own, so training's random
+        numbers are untouched), the curves so far, and the quality numbers measured so far."""
+        started = time.perf_counter()
+        if self.noise is None:
+            generator = torch.Generator().manual_seed(self.seed)
+            self.noise = torch.randn(self.cfg.n_samples, self.cfg.noise_dim, generator=generator)
+        with torch.no_grad():  # before the first epoch BatchNorm has no running averages yet
+            images = sample(gan.g, self.noise.to(gan.device), batch_stats=not history["epoch"]).cpu()
+        self.show(frame(self.cfg, images, history, when))
+        self.frames += 1
+        self.seconds += time.perf_counter() - started
+        self.last = time.monotonic()
+
+    def show(self, png):
+        from IPython.display import Image, display
+        if self.handle is None:
+            self.handle = display(Image(data=png), display_id=True)
+        else:
+            self.handle.update(Image(data=png))
+
+
+def frame(cfg, images, history, when):
+    """The live figure as PNG bytes: samples, losses, D outputs, the quality numbers."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8), gridspec_kw={"width_ratios": [1, 1.4, 1.4, 1.2]})
+    if cfg.is_points:
+        viz.plot_points(images, ax=axes[0], show=False, title=f"G's samples, {when}")
+    else:
+        viz.show_images(images, ax=axes[0], show=False, title=f"Fixed-noise samples, {when}")
+    viz.plot_losses(history, ax=axes[1], show=False)
+    viz.plot_d_outputs(history, ax=axes[2], show=False)
+    measured = [name for name in METRIC_NAMES
+                if any(v is not None for v in history.get(name) or [])]
+    if measured:
+        viz.plot_metric({name: history for name in measured[:1]}, measured[0], ax=axes[3], show=False)
+    else:
+        axes[3].axis("off")
+        axes[3].text(0.5, 0.5, "quality numbers appear\nhere when they are measured",
+                     ha="center", va="center", color="gray")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60)
+    plt.close(fig)  # shown through the display above only, never again by the inline backend
+    return buffer.getvalue()
