@@ -6,7 +6,11 @@ ipywidgets is imported only when a widget is made; where widgets cannot render (
 ipywidgets, no notebook front end, or static=True), each draws a static figure instead so
 the lesson still reads.
 """
+import os
+import time
+
 import matplotlib.pyplot as plt
+import psutil
 import torch
 
 from . import viz
@@ -29,36 +33,61 @@ def snapshot_strip(snapshots, real=None, n=6, title="", show=True, save_to=None)
     return viz.finish(fig, save_to, show)
 
 
+# The programs that run a notebook with no one looking (no front end to draw a widget): their
+# executed notebooks would hold only widget state, so they get the static figure instead.
+HEADLESS_RUNNERS = ("papermill", "nbclient", "nbconvert", "nbmake", "pytest")
+
+
 def _widgets_available():
+    """A kernel with a front end that draws widgets (Jupyter, Colab): not plain Python, not a
+    kernel started by papermill, nbmake or nbconvert (its parent process), and not when
+    GAN_HELPERS_STATIC=1 asks for the static figures."""
     try:
         import ipywidgets  # noqa: F401
         from IPython import get_ipython
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    if os.environ.get("GAN_HELPERS_STATIC", "").strip() not in ("", "0"):
+        return False
+    try:
+        parent = " ".join(psutil.Process().parent().cmdline()).lower()
+    except (psutil.Error, AttributeError):  # no parent to ask: assume someone is looking
+        return True
+    return not any(runner in parent for runner in HEADLESS_RUNNERS)
 
 
 def snapshot_player(runs, real=None, static=False, interval_ms=400):
     """Player over the snapshots of one or more 2D runs side by side ({label: snapshots} or
-    {label: result with .snapshots}); all runs must share the snapshot epochs. Returns the
-    widget, or the static figure when widgets cannot render."""
+    {label: result with .snapshots}); all runs must share the snapshot epochs. Shows the
+    widget, or the static strips when widgets cannot render, and returns nothing: a returned
+    widget or figure at the end of a cell would be shown a second time."""
     runs = {k: getattr(v, "snapshots", v) for k, v in runs.items()}
     lengths = {len(s) for s in runs.values()}
     if not runs or 0 in lengths:
         raise ValueError("no snapshots to play: train with gan_helpers.train_variants.")
     if static or not _widgets_available():
-        figs = [snapshot_strip(s, real=real, title=label) for label, s in runs.items()]
-        return figs[-1]
+        for label, s in runs.items():
+            snapshot_strip(s, real=real, title=label)
+        return None
     import ipywidgets as W
     from IPython.display import display
 
     n = min(lengths)
     out = W.Output()
-    play = W.Play(min=0, max=n - 1, step=1, interval=interval_ms, description="play")
+    # A text button, not ipywidgets' Play: its icons come from FontAwesome, which Colab's
+    # widget manager does not load (the buttons show blank there)
+    play = W.Button(description="Play \u25b6", tooltip="play the snapshots from here to the end")
     slider = W.IntSlider(min=0, max=n - 1, step=1, description="snapshot", continuous_update=True)
-    W.link((play, "value"), (slider, "value"))  # kernel-side link: Colab's widget manager breaks jslink
     label = W.Label()
+
+    def run(button=None):  # in the kernel, so it works wherever the slider does
+        start = 0 if slider.value == n - 1 else slider.value
+        for i in range(start, n):
+            slider.value = i
+            time.sleep(interval_ms / 1000)
 
     def draw(change=None):
         i = slider.value
@@ -74,10 +103,11 @@ def snapshot_player(runs, real=None, static=False, interval_ms=400):
         label.value = f"epoch {next(iter(runs.values()))[i]['epoch']}"
 
     slider.observe(draw, names="value")
+    play.on_click(run)
     box = W.VBox([W.HBox([play, slider, label]), out])
     draw()
     display(box)
-    return box
+    return None
 
 
 def latent_walk_figure(g, n=8, seed=0, direction_seed=1, span=3.0, rows=5, show=True):
@@ -92,10 +122,12 @@ def latent_walk_figure(g, n=8, seed=0, direction_seed=1, span=3.0, rows=5, show=
 
 def latent_slider(g, n=8, seed=0, direction_seed=1, span=3.0, static=False):
     """A slider for alpha: G(z + alpha * d) for n noise vectors z and one random unit direction d
-    (pick another with direction_seed). Returns the widget, or the static figure
-    (`latent_walk_figure`) when widgets cannot render."""
+    (pick another with direction_seed). Shows the widget, or the static figure
+    (`latent_walk_figure`) when widgets cannot render, and returns nothing (so it is shown
+    once, whether or not the cell ends with a semicolon)."""
     if static or not _widgets_available():
-        return latent_walk_figure(g, n, seed, direction_seed, span)
+        latent_walk_figure(g, n, seed, direction_seed, span)
+        return None
     import ipywidgets as W
     from IPython.display import display
 
@@ -113,4 +145,4 @@ def latent_slider(g, n=8, seed=0, direction_seed=1, span=3.0, static=False):
     box = W.VBox([slider, out])
     draw()
     display(box)
-    return box
+    return None

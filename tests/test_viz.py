@@ -56,10 +56,12 @@ def test_the_loss_plot_draws_every_step_under_the_epoch_means():
 
 
 def test_the_latent_slider_falls_back_to_a_figure_without_a_notebook():
+    import matplotlib.pyplot as plt
     g, _ = gh.build_models(gh.RunConfig().validate())
-    fig = gh.latent_slider(g, n=3, span=2.0)  # pytest has no kernel: the static figure
-    assert isinstance(fig, matplotlib.figure.Figure)
-    assert "alpha -2 (top) to +2 (bottom)" in fig.axes[0].get_title()
+    before = set(plt.get_fignums())
+    assert gh.latent_slider(g, n=3, span=2.0) is None  # shown, not returned (shown once)
+    new = [plt.figure(n) for n in set(plt.get_fignums()) - before]  # pytest has no kernel: static
+    assert len(new) == 1 and "alpha -2 (top) to +2 (bottom)" in new[0].axes[0].get_title()
 
 
 def _tick_values(ax):
@@ -92,3 +94,22 @@ def test_comparison_figure_has_whole_number_epoch_ticks(tmp_path):
     for ax in fig.axes[:2]:
         ticks = _tick_values(ax)
         assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_headless_executions_get_each_static_figure_once(tmp_path):
+    """A kernel run by nbclient (papermill, nbmake) has no front end to draw a widget: the
+    executed notebook holds the static figure, once, and no widget state."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import gan_helpers as gh\n"
+        "G, _ = gh.build_models(gh.RunConfig().validate())\n"
+        "gh.latent_slider(G, n=3, span=2.0)")]  # no semicolon: the return value is not shown twice
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    import os
+    inline = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # a notebook's own backend
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(tmp_path)}}).execute(env=inline)
+    outputs = nb.cells[0].outputs
+    assert len([o for o in outputs if "image/png" in o.get("data", {})]) == 1, outputs
+    assert not [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
