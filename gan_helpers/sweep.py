@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,21 +272,73 @@ def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, pr
             free_gpus.put(gpu)
             bar.update(1)
 
+    table = LiveTable(sweep_dir, todo, started) if _in_notebook() else None
     try:
-        _run_all(work, todo, jobs)
+        _run_all(work, todo, jobs, table.update if table else None)
     finally:
         bar.close()
+        if table:
+            table.update()
 
 
-def _run_all(work, todo, jobs):
-    """work(i, variant) for every variant, `jobs` at a time; on Ctrl-C nothing new starts."""
+def _run_all(work, todo, jobs, tick=None):
+    """work(i, variant) for every variant, `jobs` at a time, calling tick() every few seconds
+    meanwhile (the live table); on Ctrl-C nothing new starts."""
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        list(pool.map(work, range(len(todo)), todo))
+        futures = [pool.submit(work, i, v) for i, v in enumerate(todo)]
+        while not wait(futures, timeout=TICK_SECONDS).done.issuperset(futures):
+            if tick:
+                tick()
+        for future in futures:
+            future.result()  # a worker's exception is raised here
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
+
+
+TICK_SECONDS = 5.0  # the live table's refresh; a variant's metrics file is written every epoch
+
+
+def _in_notebook():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+class LiveTable:
+    """The variants of a running sweep as one table in a notebook, redrawn in place: status,
+    epoch, the last losses and seconds per epoch, read from each variant's own files (its
+    kernel is another process, so the files are what this one can see)."""
+
+    def __init__(self, sweep_dir, todo, started):
+        from IPython.display import Markdown, display
+        self.sweep_dir, self.todo, self.started = sweep_dir, todo, started
+        self.handle = display(Markdown(self.text()), display_id=True)
+        self._markdown = Markdown
+
+    def update(self):
+        self.handle.update(self._markdown(self.text()))
+
+    def text(self):
+        return format_table([self.row(v) for v in self.todo],
+                            ["variant", "status", "epoch", "d_loss", "g_loss", "s_per_epoch"])
+
+    def row(self, variant):
+        status = _status(self.sweep_dir, variant).get("status")
+        row = {"variant": variant, "status": status or ("running" if variant in self.started else "waiting")}
+        try:
+            history = json.loads((self.sweep_dir / variant / "training_metrics.json").read_text())
+        except (OSError, ValueError):  # not started, or mid-write (the writer is atomic)
+            return row
+        if history.get("epoch"):
+            seconds = history["epoch_seconds"]
+            row.update(epoch=history["epoch"][-1], d_loss=history["d_loss"][-1],
+                       g_loss=history["g_loss"][-1], s_per_epoch=sum(seconds) / len(seconds))
+        return row
 
 
 def interrupted_summary(sweep_dir, variants, todo, started, done):

@@ -292,3 +292,24 @@ def test_wandb_agent_contract_runs_a_variant(tmp_path):
     import json
     saved = json.loads((run_dir / "hyperparameters.json").read_text())["config"]
     assert (saved["lr_g"], saved["batch_size"], saved["max_images"]) == (0.0002, 64, 128)
+
+
+def test_a_sweep_in_a_notebook_shows_one_live_table_of_its_variants(tmp_path):
+    """run_sweep in a kernel displays the variants' table once and redraws it in place; the
+    executed cell keeps its last state: every variant finished."""
+    import nbformat
+    from nbclient import NotebookClient
+    notebook = probe(tmp_path / "probe.ipynb", "nap = 0",
+                     "import pathlib, time\n(pathlib.Path(output_dir) / experiment / run_name).mkdir(parents=True)\n"
+                     "time.sleep(nap)")
+    outer = nbformat.v4.new_notebook()
+    outer.cells = [nbformat.v4.new_code_cell(
+        "from gan_helpers import sweep\n"
+        f"result = sweep.run_sweep({str(notebook)!r}, grid={{'nap': [0, 6]}}, out={str(tmp_path / 'sweeps')!r},"
+        " name='live', progress=False)")]
+    outer.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(outer, timeout=600, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    tables = [o for o in outer.cells[0].outputs if "text/markdown" in o.get("data", {})]
+    assert len(tables) == 1, outer.cells[0].outputs
+    text = tables[0]["data"]["text/markdown"]
+    assert text.startswith("| variant | status | epoch |") and text.count("| finished |") == 2
