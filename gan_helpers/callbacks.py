@@ -6,7 +6,10 @@ reach training_metrics.json and W&B) and warns when the generator has collapsed;
 """
 import math
 
-from .metrics import classifier_path, fid_samples, image_metrics, point_metrics
+import torch
+
+from .metrics import (classifier_path, fid_samples, folder_metrics, image_metrics, point_metrics,
+                      training_reference)
 from .models import critic_landscape, generate
 from .toy import TOY_SETS, mode_centers
 
@@ -106,6 +109,8 @@ def image_quality_detector(every=5, n=None):
 def quality_callbacks(cfg, every=5):
     """The quality callback for this config's data set, or none (with a note) when the package
     ships no classifier for it: notebooks call this instead of branching themselves."""
+    if cfg.dataset == "folder":  # your own images: numbers against the training images
+        return [FolderMetrics(every=every)]
     if classifier_path(cfg.dataset).is_file():
         return [image_quality_detector(every=every)]
     print(f"No quality classifier for dataset={cfg.dataset!r}: training without class coverage "
@@ -129,3 +134,22 @@ class PointSnapshots:
     def __call__(self, state):
         if state.epoch % self.every == 0 or state.epoch == state.cfg.epochs:
             self.take(state.epoch, state.generator, state.discriminator)
+
+
+class FolderMetrics:
+    """Callback for your own images: every `every` epochs (and at the last) draw `n` fixed-seed
+    samples and record metrics.folder_metrics against the training images (diversity as
+    MS-SSIM, checkerboard, memorisation, edge alignment). The training set's side is computed
+    once, at the first measurement."""
+
+    def __init__(self, every=1, n=256, seed=1234):
+        self.every, self.n, self.seed, self.reference = every, n, seed, None
+
+    def __call__(self, state):
+        if state.epoch % self.every and state.epoch != state.cfg.epochs:
+            return None
+        if self.reference is None:
+            self.reference = training_reference(state.data.images.cpu())
+        with torch.no_grad():
+            samples = generate(state.generator, self.n, state.cfg.noise_dim, seed=self.seed)
+        return folder_metrics(samples, state.data.images.cpu(), self.reference)

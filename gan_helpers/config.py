@@ -69,6 +69,9 @@ class RunConfig:
     # training
     batch_size: int = 256
     epochs: int = 25
+    # The budget in G steps (0 = train `epochs` epochs): a small folder gives few steps per
+    # epoch, so a fixed count of epochs gives it too few updates. fit_steps turns it into epochs
+    steps: int = 0
     noise_dim: int = 100
     optimizer: str = "adam"
     # The DCGAN paper's Adam settings. The seeds' (TF tutorial's) 1e-4 with betas (0.9, 0.999)
@@ -90,6 +93,9 @@ class RunConfig:
     snapshot_every: int = 1        # epochs between fixed-noise sample grids
     n_samples: int = 16            # images in the fixed-noise grid
     on_divergence: str = "stop"    # "stop" or "warn"
+    # Minutes between checkpoints (the last epoch is always saved): a 76 MB DCGAN-64 checkpoint
+    # after every 2 s epoch filled 12 GB; 0 = after every epoch
+    checkpoint_minutes: float = 3.0
     # speed switches (None = automatic: on where they pay, see train.speed_settings)
     channels_last: Optional[bool] = None
     compile: Optional[bool] = None
@@ -129,6 +135,8 @@ class RunConfig:
             max_images=min(self.max_images or 512, 512),
             batch_size=min(self.batch_size, 64),
             snapshot_every=min(self.snapshot_every, 1),
+            steps=0,                 # 2 epochs, whatever the budget in steps
+            checkpoint_minutes=0.0,  # a checkpoint every epoch, as resume tests need
         )
         if not quiet:
             print(f"Quick mode ({QUICK_ENV}=1): {small.epochs} epochs on {small.max_images} "
@@ -137,6 +145,22 @@ class RunConfig:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+    def fit_steps(self, n_images, snapshots=10, quiet=False):
+        """With `steps` > 0: the same run with `epochs` set so G gets at least `steps` updates
+        on `n_images` images, and `snapshot_every` set for about `snapshots` snapshots. The
+        training loop itself still counts epochs. With steps = 0: unchanged."""
+        if not self.steps:
+            return self
+        # as train() counts them: full batches only (data.steps_per_epoch), G every critic_steps
+        per_epoch = max(max(n_images // self.batch_size, 1) // self.critic_steps, 1)
+        epochs = math.ceil(self.steps / per_epoch)
+        fitted = self.replace(epochs=epochs, snapshot_every=max(epochs // snapshots, 1))
+        if not quiet:
+            print(f"{self.steps} G steps on {n_images} images at batch {self.batch_size} "
+                  f"({per_epoch} G steps an epoch) = {epochs} epochs, a snapshot every "
+                  f"{fitted.snapshot_every}.")
+        return fitted.validate()
 
     # ---- derived values ---------------------------------------------------------------
     @property
@@ -162,7 +186,7 @@ class RunConfig:
                              f"there is one), 'cpu', 'cuda' or 'cuda:1'.")
         for name in ("batch_size", "epochs", "noise_dim", "snapshot_every", "n_samples"):
             _at_least(name, getattr(self, name), low=1)
-        for name in ("max_images", "n_critic", "seed"):
+        for name in ("max_images", "n_critic", "seed", "steps", "checkpoint_minutes"):
             _at_least(name, getattr(self, name), low=0)
         _check_sizes(self)
         _check_ranges(self)

@@ -153,9 +153,21 @@ class Run:
         cfg, snap = self.cfg, None
         if epoch % cfg.snapshot_every == 0 or epoch == cfg.epochs:
             snap = self.save_snapshot(epoch, sample(gan.g, fixed_noise), gan.d if cfg.is_points else None)
-        if save_checkpoint:
+        if save_checkpoint and self.checkpoint_due(epoch):
             self.save_checkpoint(checkpoint_state(cfg, epoch, gan, fixed_noise, history), epoch)
+            self._checkpoint_clock = self.clock()
         self.log_epoch(history, snap)
+
+    clock = staticmethod(time.monotonic)  # the wall clock checkpoint_due reads (tests fake it)
+
+    def checkpoint_due(self, epoch):
+        """Save by wall time: after the first epoch (so a run that fails early still has a good
+        checkpoint), after the last, and otherwise once cfg.checkpoint_minutes have passed since
+        the last save. A checkpoint after every 2 s epoch cost more than the training itself."""
+        last = getattr(self, "_checkpoint_clock", None)
+        if last is None or epoch == self.cfg.epochs or not self.cfg.checkpoint_minutes:
+            return True
+        return self.clock() - last >= 60 * self.cfg.checkpoint_minutes
 
     def save_checkpoint(self, state, epoch):
         """Atomic save, keeping the newest KEEP_CHECKPOINTS files (by epoch number)."""

@@ -109,3 +109,24 @@ def test_quality_callback_writes_image_metrics_to_the_run(mnist_ready, small_cfg
     assert 0 <= saved["class_kl"][0] <= math.log(10) + 1e-9
     assert saved["fid"][0] > 0 and math.isfinite(saved["kid"][0])
     assert saved["collapse"][0] in (0, 1)
+
+
+def test_folder_metrics_callback_writes_the_own_image_numbers(tmp_path):
+    """dataset='folder': quality_callbacks gives FolderMetrics, whose numbers reach
+    training_metrics.json at each measured epoch (2 epochs of the demo shapes, 64x64)."""
+    from gan_helpers.image_folder import write_demo_folder
+    folder = write_demo_folder(tmp_path / "shapes", n=64, seed=2)
+    cfg = gh.RunConfig(dataset="folder", data_path=str(folder), image_size=64, channels=3,
+                       preset="dcgan64", g_channels=[64, 32, 16, 8], d_channels=[8, 16, 32, 64],
+                       batch_size=32, epochs=2, precision="fp32", device="cpu",
+                       wandb_mode="disabled").validate()
+    (quality,) = callbacks.quality_callbacks(cfg, every=1)
+    assert isinstance(quality, callbacks.FolderMetrics)
+    quality.n = 64
+    run = gh.start_run(cfg, "folder", str(tmp_path), "r")
+    gh.train(cfg, gh.load_dataset(cfg), run, callbacks=[quality], progress=False)
+    saved = json.loads((run.path / "training_metrics.json").read_text())
+    for name in metrics.FOLDER_METRIC_NAMES:
+        assert len(saved[name]) == 2 and all(math.isfinite(v) for v in saved[name]), name
+    assert saved["ms_ssim_train"][0] == saved["ms_ssim_train"][1]  # computed once
+    assert 0 <= saved["ms_ssim"][1] <= 1 and saved["memorisation"][1] > 0
