@@ -19,6 +19,11 @@ from .metrics import METRIC_NAMES
 from .models import sample
 
 REDRAW_SECONDS = 30.0  # within a long epoch (minutes on a CPU), a new frame this often
+# A frame costs about a second of plotting on a busy 2-core CPU. Frames wait until 20 frames'
+# worth of training has passed (5 % of the time at most), except after the first two epochs
+# and the last: a GPU's one-second epochs would otherwise spend more time drawing than training.
+MAX_SHARE = 0.05
+ALWAYS_DRAWN_EPOCHS = 2
 
 
 def in_notebook():
@@ -45,19 +50,26 @@ class LiveView:
     """What the loop's `watch` is: it is told about every step and every epoch, and draws
     when a frame is due. `seconds` counts the time spent drawing (its cost to training)."""
 
-    def __init__(self, cfg, every_seconds=REDRAW_SECONDS, seed=0):
-        self.cfg, self.every, self.seed = cfg, every_seconds, seed
+    def __init__(self, cfg, every_seconds=REDRAW_SECONDS, max_share=MAX_SHARE, seed=0):
+        self.cfg, self.every, self.max_share, self.seed = cfg, every_seconds, max_share, seed
         self.noise, self.handle = None, None
-        self.last, self.frames, self.seconds, self.steps = 0.0, 0, 0.0, 0
+        self.last, self.frames, self.seconds, self.cost = 0.0, 0, 0.0, 0.0
+
+    def waited(self, at_least):
+        """Whether `at_least` seconds, and enough to keep drawing within max_share of the
+        time, have passed since the last frame."""
+        if self.max_share:
+            at_least = max(at_least, self.cost / self.max_share)
+        return time.monotonic() - self.last >= at_least
 
     def step(self, gan, history):
-        self.steps += 1
-        if time.monotonic() - self.last >= self.every:
+        if self.waited(self.every):
             self.draw(gan, history, f"epoch {len(history['epoch']) + 1} in progress")
 
     def epoch(self, gan, history):
-        self.steps = 0
-        self.draw(gan, history, f"after epoch {history['epoch'][-1]} of {self.cfg.epochs}")
+        epoch = history["epoch"][-1]
+        if epoch <= ALWAYS_DRAWN_EPOCHS or epoch == self.cfg.epochs or self.waited(0.0):
+            self.draw(gan, history, f"after epoch {epoch} of {self.cfg.epochs}")
 
     def draw(self, gan, history, when):
         """One frame: samples of G now (from noise of the view's own, so training's random
@@ -69,8 +81,9 @@ class LiveView:
         with torch.no_grad():  # before the first epoch BatchNorm has no running averages yet
             images = sample(gan.g, self.noise.to(gan.device), batch_stats=not history["epoch"]).cpu()
         self.show(frame(self.cfg, images, history, when))
+        self.cost = time.perf_counter() - started
         self.frames += 1
-        self.seconds += time.perf_counter() - started
+        self.seconds += self.cost
         self.last = time.monotonic()
 
     def show(self, png):

@@ -52,11 +52,12 @@ def _widgets_available():
         return False
     if os.environ.get("GAN_HELPERS_STATIC", "").strip() not in ("", "0"):
         return False
-    try:
-        parent = " ".join(psutil.Process().parent().cmdline()).lower()
+    try:  # the parent's program: `papermill ...`, `python -m papermill ...`, `.../bin/pytest ...`
+        words = psutil.Process().parent().cmdline()[:3]
     except (psutil.Error, AttributeError):  # no parent to ask: assume someone is looking
         return True
-    return not any(runner in parent for runner in HEADLESS_RUNNERS)
+    names = [os.path.basename(w).lower() for w in words]
+    return not any(name.startswith(runner) for name in names for runner in HEADLESS_RUNNERS)
 
 
 def snapshot_player(runs, real=None, static=False, interval_ms=400):

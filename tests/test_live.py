@@ -29,16 +29,25 @@ def test_the_view_draws_every_epoch_and_changes_nothing_it_watches(mnist_ready):
     data = gh.load_dataset(cfg)
     torch.manual_seed(0)
     plain = gh.train(cfg, data, progress=False, live=False)
-    view = Recorder(cfg, every_seconds=0.0)  # a frame after every step as well
+    view = Recorder(cfg, every_seconds=0.0, max_share=None)  # a frame after every step as well
     watched = gh.train(cfg, data, progress=False, live=view)
     assert watched["d_loss"] == plain["d_loss"] and watched["step_g_loss"] == plain["step_g_loss"]
     steps = 2 * (256 // 64)
     assert view.frames == len(view.pngs) == steps + 2  # every step (every_seconds=0) + 2 epochs
     assert all(png.startswith(b"\x89PNG") for png in view.pngs)
     assert len(set(view.pngs)) > 2  # the picture changes as G learns
-    default = Recorder(cfg)  # 30 s: in a short epoch, the first step's frame and each epoch's
+    default = Recorder(cfg)  # short epochs: the first step's frame and the first two epochs'
     gh.train(cfg, data, progress=False, live=default)
     assert default.frames == 3 and default.seconds > 0
+
+
+def test_frames_of_fast_epochs_wait_so_drawing_keeps_its_share(mnist_ready):
+    """Epochs far shorter than the wait a frame's cost asks for (a GPU's one-second epochs):
+    the first step and the first two epochs are drawn, the last always, the others wait."""
+    cfg = gh.RunConfig(max_images=128, batch_size=64, epochs=6, device="cpu").validate()
+    view = Recorder(cfg, max_share=0.001)  # a frame waits 1,000 frames' worth of time
+    gh.train(cfg, gh.load_dataset(cfg), progress=False, live=view)
+    assert view.frames == 4
 
 
 def test_plain_python_trains_without_a_view(mnist_ready):
