@@ -11,7 +11,7 @@ Notebooks call only the names below (`gh.X`); docs/PACKAGE.md shows which module
 import warnings
 
 from . import env, image_folder, metrics
-from .callbacks import CollapseDetector, PointSnapshots, quality_callbacks
+from .callbacks import CollapseDetector, FolderMetrics, PointSnapshots, quality_callbacks
 from .compare import compare_runs, format_table
 from .config import PRESETS, RunConfig
 from .data import load_dataset
@@ -19,9 +19,9 @@ from .describe import architecture_table, describe_models
 from .env import after_parameters, gpu_report, memory_report, quick_mode
 from .experiments import (results_table, run_configs, toy_lesson_configs,
                           train_augmentation_variants, train_variants)
-from .image_folder import folder_or_demo
-from .metrics import (class_histogram, critic_grad_norms, fid_samples, image_metrics,
-                      nearest_neighbours)
+from .image_folder import folder_or_demo, skipped_files
+from .metrics import (class_histogram, critic_grad_norms, fid_samples, folder_metrics,
+                      image_metrics, nearest_neighbours)
 from .models import build_models, generate, interpolate
 from .report import report
 from .runs import Run, load_generator, samples_of, show_run, start_run

@@ -139,11 +139,11 @@ class PointSnapshots:
 class FolderMetrics:
     """Callback for your own images: every `every` epochs (and at the last) draw `n` fixed-seed
     samples and record metrics.folder_metrics against the training images (diversity as
-    MS-SSIM, checkerboard, memorisation, edge alignment). The training set's side is computed
-    once, at the first measurement."""
+    MS-SSIM, checkerboard, memorisation, edge alignment). The training set's side
+    (metrics.training_reference) is computed once, at the first measurement, unless given."""
 
-    def __init__(self, every=1, n=256, seed=1234):
-        self.every, self.n, self.seed, self.reference = every, n, seed, None
+    def __init__(self, every=1, n=256, seed=1234, reference=None):
+        self.every, self.n, self.seed, self.reference = every, n, seed, reference
 
     def __call__(self, state):
         if state.epoch % self.every and state.epoch != state.cfg.epochs:

@@ -8,11 +8,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .callbacks import CollapseDetector, PointSnapshots, point_outcome
+from .callbacks import CollapseDetector, FolderMetrics, PointSnapshots, point_outcome
 from .config import RunConfig
 from .data import Dataset, load_dataset
 from .env import quick_mode
-from .metrics import point_metrics
+from .metrics import point_metrics, training_reference
 from .models import build_models, generate
 from .runs import Run, start_run
 from .toy import mode_centers
@@ -106,16 +106,31 @@ def train_variants(configs, every=None, verbose=True):
     return results
 
 
-def train_augmentation_variants(cfg, data, kinds=("flip", "rotate"), epochs=30,
-                                experiment="augmentation", output_dir="outputs", use_drive=False):
+def train_augmentation_variants(cfg, data, kinds=("flip", "rotate"), steps=1000,
+                                experiment="augmentation", output_dir="outputs", use_drive=False,
+                                epochs=None):
     """The over-augmentation lesson: one short run per augmentation kind, identical otherwise
-    (same seed, data, fixed noise), each in its own run folder named augment-<kind>.
+    (same seed, data, fixed noise), each in its own run folder named augment-<kind>, of `steps`
+    G steps (or `epochs` epochs, when given). Each records the own-image numbers at its 5
+    snapshots (callbacks.FolderMetrics): a leak shows as a number, e.g. `rotate` drops
+    `edge_alignment` below the training images' `edge_alignment_train`.
     Returns the run folders, for compare_runs. Quick mode shrinks the runs like any other."""
     configs = {}
     for kind in kinds:
-        variant = cfg.replace(augment=kind, epochs=epochs, snapshot_every=max(epochs // 5, 1))
+        # on_divergence="warn": a leaky kind can let D win outright (rotate did on the Faenza
+        # icons after ~440 steps); the lesson shows that run to its end instead of stopping there
+        variant = cfg.replace(augment=kind, steps=0 if epochs else steps, epochs=epochs or cfg.epochs,
+                              on_divergence="warn")
+        variant = variant.fit_steps(len(data), snapshots=5, quiet=True) if variant.steps else \
+            variant.replace(snapshot_every=max(variant.epochs // 5, 1))
         configs[f"augment-{kind}"] = (variant.quick(quiet=True) if quick_mode() else variant).validate()
-    results = run_configs(configs, data, experiment, output_dir, use_drive, progress=False)
+    reference = training_reference(data.images.cpu())  # the training side, once for all runs
+
+    def measure(c, g, d):
+        return [FolderMetrics(every=c.snapshot_every, n=64 if quick_mode() else 256, reference=reference)]
+
+    results = run_configs(configs, data, experiment, output_dir, use_drive, callbacks=measure,
+                          progress=False)
     for label, r in results.items():
         print(f"augment={r.cfg.augment!r}: {len(r.history['epoch'])} epochs in "
               f"{r.history['total_seconds']:.0f} s -> {r.run.path}")

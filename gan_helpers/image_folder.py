@@ -257,13 +257,26 @@ def load_image_folder(path, size=64):
                 f"image folder {path} does not exist: set data_path to the folder of your images "
                 f"(on Colab, a Drive folder such as /content/drive/MyDrive/my_images), or to a "
                 f".pt file written by data_scripts/prepare_images.py.")
-        cache = cache_dir() / "prepared" / f"{path.name}-{_path_digest(path)}-{size}.pt"
+        cache = _cache_file(path, size)
         if _stale(cache, path):
             manifest = prepare_folder(path, cache, size=size)
             print(f"Prepared {manifest['count']} images from {path} -> {cache} "
                   f"({manifest['skipped_count']} skipped, see {cache.with_suffix('.json')}).")
         images = torch.load(cache, weights_only=True)
     return fit_images(images, size, 3)
+
+
+def _cache_file(folder, size):
+    return cache_dir() / "prepared" / f"{folder.name}-{_path_digest(folder)}-{size}.pt"
+
+
+def skipped_files(path, size=64):
+    """The files preparing `path` (a folder, or a .pt from prepare_images.py) left out, each
+    {"file", "reason"}, read from its manifest; [] when there is none."""
+    path = Path(path).expanduser()
+    prepared = path if path.suffix == ".pt" else _cache_file(path, size)
+    manifest = prepared.with_suffix(".json")
+    return json.loads(manifest.read_text())["skipped"] if manifest.is_file() else []
 
 
 def _path_digest(path):
@@ -306,6 +319,10 @@ def write_demo_folder(folder, n=128, seed=0):
         elif mode == "P":
             img = img.convert("P", palette=Image.ADAPTIVE, colors=64)
         img.save(folder / f"shape_{i:03d}.{ext}")
+    # what real folders hold too: a download cut short. Preparing skips it and says why
+    broken = folder / "shape_cut_short.jpg"
+    img.convert("RGB").save(broken, quality=90)
+    broken.write_bytes(broken.read_bytes()[:200])
     return folder
 
 
@@ -320,7 +337,7 @@ def folder_or_demo(data_path):
             path = data_dir() / path  # a name under GAN_DATA_DIR (./data, /content/data on Colab)
         return str(path)
     demo = cache_dir() / "demo_shapes"
-    if not demo.is_dir() or not image_files(demo):
+    if not demo.is_dir() or not (demo / "shape_cut_short.jpg").is_file():  # none, or an older one
         write_demo_folder(demo)
     print(f"No data_path given: using the demo folder {demo} (coloured shapes). "
           f"Set data_path to your own image folder.")

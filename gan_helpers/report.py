@@ -324,18 +324,26 @@ def changed_keys(runs):
     return [k for k in keys if len({_plain(r.config[k]) for r in runs if k in r.config}) > 1]
 
 
+def quality_columns(runs):
+    """{column: history name} of the comparison's quality numbers: class coverage and FID
+    where a classifier knows the data (MNIST), the own-image numbers for image folders."""
+    if any("ms_ssim" in r.history for r in runs) and not any("fid" in r.history for r in runs):
+        return {"MS-SSIM": "ms_ssim", "MS-SSIM of training pairs": "ms_ssim_train",
+                "checkerboard": "checkerboard", "memorisation": "memorisation"}
+    return {"class coverage": "class_coverage", "FID": "fid"}
+
+
 def comparison_blocks(runs, figures, out):
     """One row a run, then the sweep's comparison figure (or one made for these runs)."""
-    keys = changed_keys(runs)
-    header = ["run", *keys, "status", "epochs", "D loss", "G loss", "s/epoch",
-              "class coverage", "FID"]
+    keys, quality = changed_keys(runs), quality_columns(runs)
+    header = ["run", *keys, "status", "epochs", "D loss", "G loss", "s/epoch", *quality]
     rows = [[run.label, *[fmt(run.config.get(k)) for k in keys], run.status, fmt(run.epochs_done),
              *[fmt(_last(run.history.get(m))) for m in ("d_loss", "g_loss")],
              fmt(seconds_per_epoch(run.history) if run.epochs_done else None),
-             *[fmt(_last(run.history.get(m))) for m in ("class_coverage", "fid")]]
+             *[fmt(_last(run.history.get(m))) for m in quality.values()]]
             for run in runs]
     blocks = [("h", 2, "Comparison"), ("table", header, rows),
-              ("p", "D loss, G loss, class coverage and FID: the last recorded value. s/epoch: "
+              ("p", f"D loss, G loss, {', '.join(quality)}: the last recorded value. s/epoch: "
                     "mean seconds per epoch, epoch 1 (warm-up) left out.")]
     failed = [r for r in runs if r.status == "failed"]
     blocks += [("list", [f"`{r.label}` failed: {r.sweep_status.get('error')}" for r in failed])] \

@@ -217,3 +217,18 @@ def test_replaced_image_with_an_older_date_is_prepared_again(tmp_path, monkeypat
     shutil.copy2(tmp_path / "blue.png", src / "a.png")  # as cp -p does
     again = image_folder.load_image_folder(src, 32)[0]
     assert again[2].float().mean() > 190 and again[0].float().mean() < 10
+
+
+def test_the_demo_folder_has_an_unreadable_file_that_is_skipped_and_listed(tmp_path, monkeypatch):
+    """Notebook 05 says files that cannot be read are skipped and listed: its demo folder
+    holds one (a JPEG cut short, as an interrupted download leaves it), and skipped_files
+    names it with the reason, for a folder and for a .pt prepared by the script alike."""
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    demo = Path(image_folder.folder_or_demo(""))
+    images = image_folder.load_image_folder(demo, 32)
+    assert len(images) == 128  # every shape, the cut file left out
+    (skipped,) = image_folder.skipped_files(demo, 32)
+    assert skipped["file"] == "shape_cut_short.jpg" and "Truncated" in skipped["reason"]
+    assert image_folder.skipped_files(demo, 64) == []  # not prepared at that size yet
+    image_folder.prepare_folder(demo, tmp_path / "demo.pt", size=32, progress=False)
+    assert [s["file"] for s in image_folder.skipped_files(tmp_path / "demo.pt")] == ["shape_cut_short.jpg"]
