@@ -15,6 +15,9 @@ from .toy import TOY_SETS, mode_centers
 
 
 # ---- the collapse detector -----------------------------------------------------------------
+HOP_MODES = 2  # a generator whose samples reach at most this many modes has its mass in one place
+
+
 def point_outcome(metrics, k, min_quality=0.1, min_coverage=0.75):
     """Name a 2D generator's state from point_metrics: 'not converged' (fewer than
     `min_quality` of the samples within 3 std of a mode), 'collapse' (sharp samples, but fewer
@@ -24,10 +27,35 @@ def point_outcome(metrics, k, min_quality=0.1, min_coverage=0.75):
     return "collapse" if metrics["modes_captured"] < min_coverage * k else "ok"
 
 
+def hops(history, skip=0.1):
+    """(snapshots reaching <= HOP_MODES modes, snapshots, moves of the dominant mode) over a 2D
+    run's detector snapshots after the first `skip` of them (the start is every run's clump)."""
+    snaps = [(r, m) for r, m in zip(history.get("modes_reached", []),
+                                    history.get("dominant_mode", [])) if r is not None]
+    snaps = snaps[int(skip * len(snaps)):]
+    few = sum(r <= HOP_MODES for r, _ in snaps)
+    moves = sum(a[1] != b[1] for a, b in zip(snaps, snaps[1:]))
+    return few, len(snaps), moves
+
+
+def run_outcome(history, metrics, k, min_fraction=0.5, min_moves=2):
+    """A whole 2D run's verdict: 'MODE COLLAPSE (hopping)' when most snapshots (at least
+    `min_fraction` after the first tenth) put the samples on <= HOP_MODES modes while the
+    dominant mode moved at least `min_moves` times: Metz et al.'s rotating collapse, whatever
+    the last snapshot shows. Otherwise the last snapshot's point_outcome."""
+    few, n, moves = hops(history)
+    if n and few >= min_fraction * n and moves >= min_moves:
+        return "MODE COLLAPSE (hopping)"
+    return point_outcome(metrics, k)
+
+
 class CollapseDetector:
     """Training callback: every `every` epochs draw `n` samples and measure coverage.
 
-    2D data, two different failures, named apart:
+    2D data, three failures, named apart:
+      hopping       = the samples reach at most HOP_MODES modes now and at the last check, and
+                      the dominant mode has moved in between: G's whole mass runs from mode to
+                      mode (Metz et al. 2017), sharp or not; checked first;
       not converged = fewer than `min_quality` of the samples lie within 3 std of a mode (G has
                       not learnt where the data is; nothing is sharp, whatever modes it reaches);
       mode collapse = enough samples are high quality, but fewer than `min_coverage` of the
@@ -37,8 +65,8 @@ class CollapseDetector:
     so an untrained generator can look collapsed too). The defaults were checked on a
     constant-output generator (flagged) and on real MNIST images (not flagged); see
     tests/test_metrics.py. Returns the metrics (recorded in training_metrics.json / W&B under
-    their names, plus `collapse` and, on 2D data, `not_converged`, each 1 or 0) and prints a
-    warning naming the outcome.
+    their names, plus `collapse` and, on 2D data, `not_converged` and `hopping`, each 1 or 0)
+    and prints a warning naming the outcome.
     """
 
     def __init__(self, every=1, n=None, min_coverage=0.75, max_kl=0.5, with_fid=False,
@@ -51,6 +79,7 @@ class CollapseDetector:
         self.min_quality = min_quality
         self.with_fid, self.seed, self.verbose = with_fid, seed, verbose
         self.warnings = []  # (epoch, message) of every warning printed
+        self.last = None    # 2D: (modes_reached, dominant_mode) at the last check, for hopping
 
     def measure(self, generator, dataset, noise_dim=None):
         """The metrics of `generator` now, plus collapse (1/0) and a reason."""
@@ -81,7 +110,15 @@ class CollapseDetector:
         if state.epoch % self.every and state.epoch != state.cfg.epochs:
             return None
         out, reason = self.measure(state.generator, state.cfg.dataset, state.cfg.noise_dim)
-        if out.get("not_converged"):
+        if "dominant_mode" in out:
+            out["hopping"] = int(self.hopped(out))
+        if out.get("hopping"):
+            message = (f"MODE COLLAPSE (hopping) epoch {state.epoch}: {reason}; the bulk of the "
+                       f"samples moved from mode {self.last[1]} to mode {out['dominant_mode']} "
+                       f"since the last check. G chases the one place D currently likes, D "
+                       f"follows, G moves on. Remedies: pack=2 (D judges samples in pairs), "
+                       f"loss='wgan-gp'.")
+        elif out.get("not_converged"):
             message = (f"NOT CONVERGED? epoch {state.epoch}: {reason}. Almost no sample is on the "
                        f"data: this is non-convergence, not mode collapse (collapse = sharp samples "
                        f"on few modes). Early epochs look like this too; if it persists: balance "
@@ -97,7 +134,14 @@ class CollapseDetector:
             self.warnings.append((state.epoch, message))
             if self.verbose:
                 print("WARNING:", message)
+        if "dominant_mode" in out:
+            self.last = (out["modes_reached"], out["dominant_mode"])
         return out
+
+    def hopped(self, out):
+        """Few modes reached, now and at the last check, and the bulk has moved in between."""
+        return (self.last is not None and out["modes_reached"] <= HOP_MODES
+                and self.last[0] <= HOP_MODES and out["dominant_mode"] != self.last[1])
 
 
 def image_quality_detector(every=5, n=None):

@@ -46,6 +46,7 @@ class RunConfig:
     channels: int = 1
     max_images: int = 0            # 0 = the whole data set
     augment: str = "none"          # "flip", "diffaug"; "rotate"/"erase"/"crop" leak (augment.py)
+    point_depth: int = 3           # 2D data only: hidden layers (128 wide) of both MLPs
     # model (None = take the preset's value)
     preset: str = "tf_tutorial"
     g_input: Optional[str] = None          # "dense" (TF tutorial) or "convt" (DCGAN paper)
@@ -85,6 +86,9 @@ class RunConfig:
     instance_noise: float = 0.0    # std of noise added to D's inputs, annealed to 0 (seed: 0.15)
     n_critic: int = 0              # D steps per G step; 0 = 5 for wgan / wgan-gp, else 1
     gp_lambda: float = 10.0
+    # PacGAN (Lin et al. 2018): D judges `pack` samples at once, side by side as one input, so a
+    # batch of near-copies looks fake to it; 1 = off. batch_size must be a multiple of it
+    pack: int = 1
     clip_value: float = 0.01       # weight clipping for loss == "wgan"
     lr_decay: str = "none"         # "linear": both lrs fall linearly towards 0 over the epochs
     precision: str = "auto"
@@ -184,8 +188,10 @@ class RunConfig:
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ValueError(f"device={self.device!r} is not a device name: use 'auto' (GPU when "
                              f"there is one), 'cpu', 'cuda' or 'cuda:1'.")
-        for name in ("batch_size", "epochs", "noise_dim", "snapshot_every", "n_samples"):
+        for name in ("batch_size", "epochs", "noise_dim", "snapshot_every", "n_samples", "pack",
+                     "point_depth"):
             _at_least(name, getattr(self, name), low=1)
+        _check_pack(self)
         for name in ("max_images", "n_critic", "seed", "steps", "checkpoint_minutes"):
             _at_least(name, getattr(self, name), low=0)
         _check_sizes(self)
@@ -341,6 +347,15 @@ def _check_sizes(cfg):
     if cfg.seed > MAX_SEED:
         raise ValueError(f"seed={cfg.seed} is too large: use a whole number from 0 to 2**64 - 1 "
                          f"(torch's random generators take 64-bit seeds), e.g. seed=42.")
+
+
+def _check_pack(cfg):
+    """Packing cuts every batch into groups of `pack`: a remainder would have no group."""
+    if cfg.batch_size % cfg.pack:
+        lower = cfg.batch_size - cfg.batch_size % cfg.pack
+        raise ValueError(f"batch_size={cfg.batch_size} is not a multiple of pack={cfg.pack}: the "
+                         f"discriminator judges the batch in groups of {cfg.pack} samples, so use "
+                         f"batch_size={lower or cfg.pack} or {lower + cfg.pack}, or pack=1 (off).")
 
 
 def _check_batch_norm(cfg, arch):

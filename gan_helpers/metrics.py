@@ -84,6 +84,13 @@ def modes_reached(samples, dataset="ring8", min_fraction=MIN_CLASS_FRACTION):
     return int((counts >= max(min_fraction * len(idx), 1)).sum())
 
 
+def dominant_mode(samples, dataset="ring8"):
+    """The mode nearest to the most samples (whatever their quality): where the bulk of the
+    generator's mass is. A collapsed generator that hops moves it from snapshot to snapshot."""
+    idx, _ = nearest_modes(samples, dataset)
+    return int(torch.bincount(idx, minlength=len(mode_centers(dataset))).argmax())
+
+
 def mode_kl(samples, dataset="ring8"):
     """KL(histogram of high-quality samples over modes || uniform): 0 = every mode equally
     often, log(#modes) = everything at one mode (also returned when no sample is high quality)."""
@@ -101,11 +108,12 @@ def _kl_from_uniform(counts):
 
 
 def point_metrics(samples, dataset="ring8"):
-    """All four 2D metrics under their history names."""
+    """All five 2D metrics under their history names."""
     return {"modes_captured": modes_captured(samples, dataset),
             "modes_reached": modes_reached(samples, dataset),
             "high_quality_fraction": high_quality_fraction(samples, dataset),
-            "mode_kl": mode_kl(samples, dataset)}
+            "mode_kl": mode_kl(samples, dataset),
+            "dominant_mode": dominant_mode(samples, dataset)}
 
 
 # ---- the MNIST classifier ------------------------------------------------------------------

@@ -92,12 +92,26 @@ class Generator(nn.Module):
         return self.net(z)
 
 
-class Discriminator(nn.Module):
-    """images -> one unbounded score per image (a logit for BCE, a critic value for WGAN)."""
+def pack_samples(x, pack):
+    """PacGAN's input: (B, C, H, W) -> (B/pack, pack*C, H, W), each `pack` consecutive samples
+    side by side as the channels of one input ((B, 2) points -> (B/pack, 2*pack)). D then
+    scores the group: a generator that makes near-copies gives groups no real batch has."""
+    if pack == 1:
+        return x
+    if x.shape[0] % pack:
+        raise ValueError(f"a batch of {x.shape[0]} samples cannot be cut into groups of pack="
+                         f"{pack}: give the packed discriminator a multiple of {pack} samples.")
+    return x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
 
-    def __init__(self, a):
+
+class Discriminator(nn.Module):
+    """images -> one unbounded score per image (a logit for BCE, a critic value for WGAN), or
+    per group of `pack` images (PacGAN): its first layer then sees pack x the channels."""
+
+    def __init__(self, a, pack=1):
         super().__init__()
-        layers, c_in, size = [], a.channels, a.image_size
+        self.pack = pack
+        layers, c_in, size = [], a.channels * pack, a.image_size
         for i, (c_out, k, s) in enumerate(zip(a.d_channels, a.d_kernel, a.d_strides)):
             norm = "none" if i == 0 else a.d_norm  # DCGAN: no norm on the first layer
             padding = "same" if s == 1 else (k - 1) // 2
@@ -121,7 +135,7 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
-        return self.net(x).view(-1)
+        return self.net(pack_samples(x, self.pack)).view(-1)
 
 
 class PointGenerator(nn.Module):
@@ -141,16 +155,19 @@ class PointGenerator(nn.Module):
 
 
 class PointDiscriminator(nn.Module):
-    def __init__(self, width=POINT_WIDTH, depth=3, slope=0.2):
+    """2D toy data: (N, 2) points -> one score per point, or per group of `pack` points."""
+
+    def __init__(self, width=POINT_WIDTH, depth=3, slope=0.2, pack=1):
         super().__init__()
-        layers, w = [], 2
+        layers, w = [], 2 * pack
         for _ in range(depth):
             layers += [nn.Linear(w, width), nn.LeakyReLU(slope)]
             w = width
         self.net = nn.Sequential(*layers, nn.Linear(w, 1))
+        self.pack = pack
 
     def forward(self, x):
-        return self.net(x).view(-1)
+        return self.net(pack_samples(x, self.pack)).view(-1)
 
 
 def dcgan_init(module):
@@ -180,9 +197,10 @@ def build_models(cfg):
     """(generator, discriminator) for the config, on the CPU; seeded by cfg.seed."""
     torch.manual_seed(cfg.seed)
     if cfg.is_points:
-        return PointGenerator(cfg.noise_dim), PointDiscriminator()
+        return (PointGenerator(cfg.noise_dim, depth=cfg.point_depth),
+                PointDiscriminator(depth=cfg.point_depth, pack=cfg.pack))
     a = resolve_architecture(cfg)
-    g, d = Generator(a, cfg.noise_dim), Discriminator(a)
+    g, d = Generator(a, cfg.noise_dim), Discriminator(a, pack=cfg.pack)
     if a.init != "default":
         init = {"dcgan": dcgan_init, "glorot": glorot_init}[a.init]
         g.apply(init)
@@ -208,10 +226,12 @@ def sample(g, noise, batch_stats=False):
 @torch.no_grad()
 def critic_landscape(d, lim=3.0, n=60):
     """D's score on an n x n lattice over [-lim, lim]^2 (2D data), in eval mode, on the CPU:
-    the background of the 2D plots."""
+    the background of the 2D plots. A packed D (PacGAN) scores each point as a group of
+    `pack` copies of it: its score for "many samples right here"."""
     xs = torch.linspace(-lim, lim, n)
     gx, gy = torch.meshgrid(xs, xs, indexing="xy")
     pts = torch.stack([gx.flatten(), gy.flatten()], 1).to(next(d.parameters()).device)
+    pts = pts.repeat_interleave(getattr(d, "pack", 1), 0)
     was_training = d.training
     d.eval()
     values = d(pts).float().cpu().view(n, n)

@@ -51,7 +51,7 @@ def test_detector_on_2d_generators():
     all_modes, _ = toy.make_points("ring8", 4000, seed=0)
     ok, _ = detector.measure(FromBank(all_modes, noise_dim=2), "ring8")
     assert ok == {"modes_captured": 8, "modes_reached": 8,
-                  "high_quality_fraction": pytest.approx(1, abs=0.02),
+                  "high_quality_fraction": pytest.approx(1, abs=0.02), "dominant_mode": ok["dominant_mode"],
                   "mode_kl": pytest.approx(0, abs=0.01), "collapse": 0, "not_converged": 0}
     three = centers[:3].repeat(100, 1)
     bad, reason = detector.measure(FromBank(three, noise_dim=2), "ring8")
@@ -73,6 +73,53 @@ def test_detector_names_the_outcome_in_its_warning(capsys):
         detector = CollapseDetector(n=800)
         detector(SimpleNamespace(epoch=1, cfg=cfg, generator=FromBank(points, noise_dim=2)))
         assert detector.warnings[0][1].startswith(word) and word in capsys.readouterr().out
+
+
+def clump_at(mode, spread=0.3, n=400):
+    """A blurry clump of samples around one ring8 mode: no sample within 3 std of it."""
+    centers = toy.mode_centers("ring8")
+    ring = torch.linspace(-spread, spread, n)[:, None] * torch.tensor([[1.0, -1.0]])
+    return centers[mode] + ring + 0.1
+
+
+def detector_over(clumps):
+    """A detector fed one snapshot per clump of points, epoch 1, 2, ...; its outputs."""
+    from types import SimpleNamespace
+    detector = CollapseDetector(n=400, verbose=False)
+    cfg = SimpleNamespace(epochs=len(clumps), dataset="ring8", noise_dim=2)
+    outs = [detector(SimpleNamespace(epoch=i + 1, cfg=cfg, generator=FromBank(p, noise_dim=2)))
+            for i, p in enumerate(clumps)]
+    return detector, outs
+
+
+def test_detector_names_a_clump_that_moves_hopping_not_non_convergence():
+    detector, outs = detector_over([clump_at(0), clump_at(3), clump_at(6)])
+    assert [o["dominant_mode"] for o in outs] == [0, 3, 6]
+    assert [o["modes_reached"] <= 2 for o in outs] == [True] * 3
+    assert [o["hopping"] for o in outs] == [0, 1, 1]  # the first check has nothing to compare
+    assert all(o["not_converged"] for o in outs)  # blurry: that alone would read "not converged"
+    assert [e for e, _ in detector.warnings] == [1, 2, 3]
+    assert detector.warnings[1][1].startswith("MODE COLLAPSE (hopping) epoch 2")
+    assert "from mode 0 to mode 3" in detector.warnings[1][1]
+
+
+def test_a_clump_that_stays_put_or_a_spread_that_moves_is_not_hopping():
+    _, outs = detector_over([clump_at(2), clump_at(2), clump_at(2)])
+    assert [o["hopping"] for o in outs] == [0, 0, 0]
+    spread, _ = toy.make_points("ring8", 400, seed=0)
+    _, outs = detector_over([clump_at(2), spread, clump_at(5)])  # a spread in between: no hop
+    assert [o["hopping"] for o in outs] == [0, 0, 0]
+
+
+def test_run_outcome_names_hopping_from_the_history_and_otherwise_the_last_snapshot():
+    hopping = {"modes_reached": [8, 1, 2, 1, 1, 2, 1, 1, 2, 1], "dominant_mode": [0, 1, 1, 4, 4, 6, 6, 2, 2, 2]}
+    final = {"high_quality_fraction": 0.0, "modes_captured": 0}
+    assert callbacks.hops(hopping) == (9, 9, 3)
+    assert callbacks.run_outcome(hopping, final, 8) == "MODE COLLAPSE (hopping)"
+    stuck = dict(hopping, dominant_mode=[3] * 10)  # one place all along: no hop
+    assert callbacks.run_outcome(stuck, final, 8) == "not converged"
+    healthy = {"modes_reached": [2, 2, 8, 8, 8, 8, 8, 8, 8, 8], "dominant_mode": [0, 5, 1, 2, 3, 4, 5, 6, 7, 0]}
+    assert callbacks.run_outcome(healthy, {"high_quality_fraction": 0.9, "modes_captured": 8}, 8) == "ok"
 
 
 def test_detector_in_training_writes_metrics_and_warns(tmp_path, capsys):

@@ -19,3 +19,56 @@ def test_augmentation_lesson_trains_one_run_per_kind(messy_folder, tmp_path, mon
         info = json.loads((d / "hyperparameters.json").read_text())
         assert info["config"]["augment"] == kind and info["config"]["epochs"] == 2  # quick mode
         assert (d / "images" / "epoch_002.png").is_file()
+
+
+# ---- notebook 04's lessons ------------------------------------------------------------------
+G_FIELDS = ("noise_dim", "point_depth", "preset", "g_input", "g_channels", "g_strides", "g_kernel",
+            "g_refine", "g_norm", "g_activation", "upsample", "init", "image_size", "channels")
+
+
+def differences(a, b):
+    return {k for k, v in a.to_dict().items() if b.to_dict()[k] != v}
+
+
+def test_the_toy_lesson_trains_one_generator_against_its_cures(monkeypatch):
+    monkeypatch.delenv("GAN_HELPERS_QUICK", raising=False)
+    configs = gh.toy_lesson_configs(seed=3)
+    vanilla = configs["vanilla GAN"]
+    assert (vanilla.lr_d, vanilla.lr_g, vanilla.batch_size) == (1e-4, 1e-3, 512)
+    assert vanilla.precision == "fp32" and all(c.seed == 3 for c in configs.values())
+    for label, cfg in configs.items():
+        assert not differences(cfg, vanilla) & set(G_FIELDS), label  # the same G everywhere
+        assert gh.LESSON_ROLES[label] == ("collapse" if label == "vanilla GAN" else "cure")
+    assert differences(configs["PacGAN2"], vanilla) <= {"pack", "lr_decay"}
+    assert configs["PacGAN2"].pack == 2 and configs["WGAN-GP"].loss == "wgan-gp"
+
+
+def test_the_mnist_lesson_differs_only_in_packing(monkeypatch):
+    monkeypatch.delenv("GAN_HELPERS_QUICK", raising=False)
+    collapse, cure = gh.mnist_lesson_configs(seed=5).values()
+    assert differences(collapse, cure) == {"pack"} and cure.pack > 1 and collapse.pack == 1
+    labels = list(gh.mnist_lesson_configs())
+    assert [gh.LESSON_ROLES[k] for k in labels] == ["collapse", "cure"]
+    monkeypatch.setenv("GAN_HELPERS_QUICK", "1")
+    assert all(c.epochs <= 2 for c in gh.mnist_lesson_configs().values())
+
+
+def test_notebook_04_form_defaults_are_the_lesson_functions_defaults():
+    """The acceptance script runs the lesson functions at their defaults: the numbers it
+    measures are the notebook's only if the notebook's form holds the same defaults."""
+    import ast
+    import inspect
+    from pathlib import Path
+    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_mode_collapse_and_wgan_gp.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    form = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell).body
+            if isinstance(node, ast.Assign) for t in node.targets}
+    for fn, names in ((gh.toy_lesson_configs, {"dataset": "toy_dataset", "epochs": "toy_epochs",
+                                               "wgan_epochs": "toy_wgan_epochs", "seed": "seed"}),
+                      (gh.mnist_lesson_configs, {"epochs": "epochs", "max_images": "max_images",
+                                                 "batch_size": "batch_size", "seed": "seed",
+                                                 "pack": "pack", "d_channels": "d_channels"})):
+        defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()}
+        for arg, field in names.items():
+            default = list(defaults[arg]) if isinstance(defaults[arg], tuple) else defaults[arg]
+            assert default == form[field], (fn.__name__, arg)

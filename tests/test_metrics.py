@@ -191,3 +191,27 @@ def test_rotated_images_read_as_less_axis_aligned(shapes):
     upright = metrics.edge_alignment(shapes)
     assert metrics.edge_alignment(rotated) < 0.7 * upright
     assert metrics.edge_alignment(torch.rand(32, 3, 64, 64) * 2 - 1) == pytest.approx(0, abs=0.05)
+
+
+def test_dominant_mode_is_where_most_samples_are_whatever_their_quality():
+    centers = toy.mode_centers("ring8")
+    blurry = torch.cat([centers[5] + 0.2 * torch.randn(300, 2, generator=torch.Generator().manual_seed(0)),
+                        centers[1].repeat(100, 1)])  # 100 sharp samples on mode 1, 300 blurry ones on 5
+    assert metrics.dominant_mode(blurry, "ring8") == 5
+    assert metrics.point_metrics(blurry, "ring8")["dominant_mode"] == 5
+    assert metrics.dominant_mode(centers[[2, 2, 7]], "ring8") == 2
+
+
+# ---- issue 24: Stacked MNIST's 1,000 modes --------------------------------------------------
+def test_real_stacked_digits_cover_the_modes_and_a_one_mode_generator_one(mnist_ready):
+    """26,000 real stacked test digits (as the papers evaluate): the shipped classifier reads
+    each channel right 99.3-99.4 % of the time there (all three 98.1 %; 2-core CPU, seed 0),
+    so they cover >= 990 of the 1,000 modes with KL <= 0.05 (measured: 1000, 0.026). A generator
+    that always draws the same image covers one, with KL log 1000."""
+    from gan_helpers.data import stacked_mnist
+    real, _ = stacked_mnist(26_000, seed=0, train=False)
+    modes, kl = metrics.stacked_modes(real)
+    assert modes >= 990 and kl <= 0.05, (modes, kl)
+    one = real[:1].repeat(500, 1, 1, 1)
+    modes, kl = metrics.stacked_modes(one)
+    assert modes == 1 and kl == pytest.approx(math.log(1000))

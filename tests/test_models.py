@@ -305,3 +305,53 @@ def test_epoch_0_snapshot_uses_the_batch_statistics():
     first = gh.models.sample(g, z, batch_stats=True)
     assert float(first.std(0).mean()) > 5 * float(gh.models.sample(g, z).std(0).mean())
     assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())  # untouched
+
+
+# ---- packing (PacGAN) --------------------------------------------------------------------------
+def test_packing_puts_each_group_of_samples_side_by_side_as_one_input():
+    x = torch.arange(4 * 1 * 2 * 2, dtype=torch.float32).view(4, 1, 2, 2)
+    packed = gh.models.pack_samples(x, 2)
+    assert packed.shape == (2, 2, 2, 2)
+    assert torch.equal(packed[1, 0], x[2, 0]) and torch.equal(packed[1, 1], x[3, 0])
+    points = torch.randn(6, 2)
+    assert gh.models.pack_samples(points, 3).shape == (2, 6)
+    assert gh.models.pack_samples(points, 1) is points
+    with pytest.raises(ValueError, match="groups of pack=4"):
+        gh.models.pack_samples(points, 4)
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "ring8"])
+def test_a_packed_discriminator_scores_one_group_and_its_first_layer_sees_pack_x_the_input(dataset):
+    cfg = RunConfig(dataset=dataset, pack=2, noise_dim=8, batch_size=64)
+    g, d = build_models(cfg)
+    _, single = build_models(cfg.replace(pack=1))
+    first = [m for m in d.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][0]
+    first_single = [m for m in single.modules() if isinstance(m, (nn.Conv2d, nn.Linear))][0]
+    assert first.weight.shape[1] == 2 * first_single.weight.shape[1]
+    with torch.no_grad():
+        assert d.eval()(g.eval()(torch.randn(6, 8))).shape == (3,)
+
+
+def test_a_batch_that_packing_cannot_cut_is_refused_before_training():
+    with pytest.raises(ValueError, match=r"batch_size=100 is not a multiple of pack=3.*batch_size=99"):
+        RunConfig(dataset="ring8", batch_size=100, pack=3).validate()
+    with pytest.raises(ValueError, match="pack=0"):
+        RunConfig(dataset="ring8", pack=0).validate()
+
+
+def test_the_gradient_penalty_and_the_landscape_work_with_a_packed_critic():
+    cfg = RunConfig(dataset="ring8", loss="wgan-gp", pack=2, noise_dim=8, batch_size=64)
+    g, d = build_models(cfg)
+    real, fake = torch.randn(64, 2), g(torch.randn(64, 8)).detach()
+    penalty, norm = gh.losses.gradient_penalty(d, real, fake)
+    penalty.backward()  # it reaches D's weights: the penalty trains the packed critic
+    assert torch.isfinite(penalty) and norm > 0
+    assert all(p.grad is not None for name, p in d.named_parameters() if "weight" in name)
+    assert gh.models.critic_landscape(d, n=7).shape == (7, 7)
+
+
+def test_point_depth_sets_both_mlps():
+    g, d = build_models(RunConfig(dataset="ring8", point_depth=2, noise_dim=256))
+    assert sum(isinstance(m, nn.Linear) for m in g.modules()) == 3
+    assert sum(isinstance(m, nn.Linear) for m in d.modules()) == 3
+    assert g.net[0].in_features == 256
