@@ -16,8 +16,10 @@ from typing import Optional, Union
 from .env import QUICK_ENV, quick_mode
 
 POINT_DATASETS = ("ring8", "grid25")  # the 2D mixtures of toy.py: MLPs, scatter plots
-DATASETS = ("mnist", "fashion_mnist", "folder") + POINT_DATASETS
-LOSSES = ("bce", "wgan", "wgan-gp", "hinge", "lsgan")
+# stacked_mnist: three MNIST digits as the channels of one 3x28x28 image, 1,000 modes (data.py)
+DATASETS = ("mnist", "fashion_mnist", "stacked_mnist", "folder") + POINT_DATASETS
+# rpgan: the relativistic pairing loss with R1 + R2 (R3GAN, Huang et al. 2024; losses.py)
+LOSSES = ("bce", "wgan", "wgan-gp", "hinge", "lsgan", "rpgan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 NORMS = ("batch", "instance", "layer", "none")
 ACTIVATIONS = ("relu", "leaky_relu")
@@ -86,6 +88,10 @@ class RunConfig:
     instance_noise: float = 0.0    # std of noise added to D's inputs, annealed to 0 (seed: 0.15)
     n_critic: int = 0              # D steps per G step; 0 = 5 for wgan / wgan-gp, else 1
     gp_lambda: float = 10.0
+    # loss="rpgan": the weight gamma of the R1 and R2 penalties, added as gamma / 2 * (R1 + R2)
+    # as in R3GAN's trainer; 0 = RpGAN alone. R3GAN tunes gamma per data set: no default of
+    # ours is measured yet
+    r1_gamma: float = 1.0
     # PacGAN (Lin et al. 2018): D judges `pack` samples at once, side by side as one input, so a
     # batch of near-copies looks fake to it; 1 = off. batch_size must be a multiple of it
     pack: int = 1
@@ -206,6 +212,10 @@ class RunConfig:
                              f"{', '.join(map(str, IMAGE_SIZES))}.")
         if self.channels not in (1, 3):
             raise ValueError(f"channels={self.channels!r} must be 1 (greyscale) or 3 (colour).")
+        if self.dataset == "stacked_mnist" and (self.channels, self.image_size) != (3, 28):
+            raise ValueError(f"dataset='stacked_mnist' is three 28x28 digits as three colour "
+                             f"channels: set channels=3 and image_size=28 (now {self.channels} "
+                             f"and {self.image_size}).")
         if self.dataset == "folder" and not self.data_path:
             raise ValueError("dataset='folder' needs data_path: the folder of your images "
                              "(or the .pt file written by data_scripts/prepare_images.py).")
@@ -332,9 +342,11 @@ def _check_ranges(cfg):
     noise = float(cfg.instance_noise)
     if not 0 <= noise < 1:
         raise ValueError(f"instance_noise={noise!r} is out of range: it is a noise std in "
-                         f"[0, 1); 0 turns it off, seed 001 used 0.15.")
+                         f"[0, 1); 0 turns it off, the Fashion-MNIST and D&D-maps report used 0.15.")
     if float(cfg.gp_lambda) < 0:
         raise ValueError(f"gp_lambda={cfg.gp_lambda!r} must be >= 0 (the WGAN-GP paper uses 10).")
+    if float(cfg.r1_gamma) < 0:
+        raise ValueError(f"r1_gamma={cfg.r1_gamma!r} must be >= 0 (0 turns R1 and R2 off).")
     if float(cfg.clip_value) <= 0:
         raise ValueError(f"clip_value={cfg.clip_value!r} must be > 0 (the WGAN paper uses 0.01).")
 
@@ -494,11 +506,11 @@ def resolve_architecture(cfg):
         raise ValueError(f"d_dropout={values['d_dropout']!r} must be in [0, 1).")
     if not isinstance(values["g_refine"], int) or values["g_refine"] < 0:
         raise ValueError(f"g_refine={values['g_refine']!r} must be a whole number >= 0.")
-    if cfg.loss in ("wgan", "wgan-gp") and values["d_norm"] == "batch":
+    if cfg.loss in ("wgan", "wgan-gp", "rpgan") and values["d_norm"] == "batch":
         raise ValueError(
             f"d_norm='batch' cannot be used with loss={cfg.loss!r}: BatchNorm makes each "
             f"sample's critic value (and its gradient penalty) depend on the rest of the batch. "
-            f"Set d_norm='instance' (seed 004), 'layer' or 'none'.")
+            f"Set d_norm='instance' (the WGAN-GP art report's choice), 'layer' or 'none'.")
     details = {**DETAILS, **PRESET_DETAILS.get(cfg.preset, {})}
     arch = Arch(**values, image_size=cfg.image_size, channels=cfg.channels, start_size=0, **details)
     arch.start_size = _check_generator_shapes(arch)

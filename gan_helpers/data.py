@@ -50,6 +50,8 @@ def load_dataset(cfg, device="cpu"):
     """The data set named by cfg.dataset, resized to cfg.image_size/channels, on `device`."""
     if cfg.dataset in ("mnist", "fashion_mnist"):
         ds = Dataset(cfg.dataset, *mnist(cfg.dataset, train=True))
+    elif cfg.dataset == "stacked_mnist":
+        ds = Dataset(cfg.dataset, *stacked_mnist(cfg.max_images or STACKED_MNIST_SIZE, seed=cfg.seed))
     elif cfg.dataset == "folder":
         ds = Dataset(Path(cfg.data_path).stem, load_image_folder(cfg.data_path, cfg.image_size))
     else:
@@ -97,6 +99,19 @@ def torchvision_mnist(name="mnist", train=True, transform=None, download=None):
             f"holds {cls.__name__}/raw.") from e
 
 
+STACKED_MNIST_SIZE = 128_000  # as VEEGAN, PacGAN and R3GAN train on
+
+
+def stacked_mnist(n=STACKED_MNIST_SIZE, seed=0, train=True):
+    """(uint8 images (n, 3, 28, 28), labels 0..999): three MNIST digits drawn at random (from
+    `seed`, so the same set every time) as the red, green and blue channels of one image. Its
+    1,000 modes are the digit triples; the label is 100 x red + 10 x green + blue."""
+    images, labels = mnist("mnist", train)
+    picks = torch.randint(0, len(images), (3, n), generator=torch.Generator().manual_seed(seed))
+    stacked = torch.cat([images[i] for i in picks], dim=1)  # (n, 3, 28, 28)
+    return stacked, 100 * labels[picks[0]] + 10 * labels[picks[1]] + labels[picks[2]]
+
+
 def mnist(name="mnist", train=True, download=None):
     """(uint8 images (N, 1, 28, 28), labels) of the MNIST / Fashion-MNIST train or test split."""
     ds = torchvision_mnist(name, train, download=download)
@@ -119,7 +134,8 @@ def prepare_datasets(names):
     before --jobs > 1 variants start, so their kernels do not all download at once into the
     same folder. Nothing happens where downloads are off (GAN_HELPERS_NO_DOWNLOAD=1): the
     variants then report a missing data set themselves. Returns the names it prepared."""
-    names = sorted({n for n in names if n in ("mnist", "fashion_mnist")})
+    names = sorted({"mnist" if n == "stacked_mnist" else n for n in names
+                    if n in ("mnist", "fashion_mnist", "stacked_mnist")})
     if not may_download():
         return []
     for name in names:

@@ -2,7 +2,9 @@
 
 All take raw scores (logits for BCE, critic values for WGAN) so one training loop
 serves every family. `gradient_penalty` is the one WGAN-GP penalty, over all
-non-batch dimensions of each sample.
+non-batch dimensions of each sample; `zero_centered_penalty` is R1 (on real samples) and
+R2 (on fakes), which the relativistic pairing loss "rpgan" comes with (R3GAN, Huang et
+al. 2024: brownvc/R3GAN, R3GAN/Trainer.py).
 """
 import torch
 import torch.nn.functional as F
@@ -19,11 +21,18 @@ def d_loss(kind, real_scores, fake_scores, real_label=1.0):
         return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
     if kind in ("wgan", "wgan-gp"):
         return fake_scores.mean() - real_scores.mean()
+    if kind == "rpgan":  # each real judged against its paired fake: softplus(-(D(x) - D(G(z))))
+        return F.softplus(-(real_scores - fake_scores)).mean()
     raise ValueError(f"unknown loss {kind!r}")
 
 
-def g_loss(kind, fake_scores):
-    """Generator loss to minimise (non-saturating for BCE)."""
+def g_loss(kind, fake_scores, real_scores=None):
+    """Generator loss to minimise (non-saturating for BCE). The relativistic pairing loss
+    needs D's scores of a real batch too (as constants: only G learns from them)."""
+    if kind == "rpgan":
+        if real_scores is None:
+            raise ValueError("loss='rpgan' compares each fake with a real sample: pass real_scores")
+        return F.softplus(-(fake_scores - real_scores)).mean()
     if kind == "bce":
         return F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores))
     if kind == "lsgan":
@@ -44,6 +53,16 @@ def gradient_penalty(critic, real, fake, rng=None):
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)
     return ((norms - 1) ** 2).mean(), norms.detach().mean()
+
+
+def zero_centered_penalty(inputs, scores):
+    """R1 (inputs real) or R2 (inputs fake): E[||grad D(x)||^2], the squared norm taken per
+    sample over every non-batch dimension; it pulls D's gradient towards 0 at the samples
+    (not towards 1 between them, as WGAN-GP does). `inputs` must require grad and `scores`
+    be D(inputs). Returns (penalty, mean gradient norm)."""
+    (grad,) = torch.autograd.grad(scores.sum(), inputs, create_graph=True)
+    squared = grad.flatten(1).square().sum(1)
+    return squared.mean(), squared.detach().sqrt().mean()
 
 
 def interpolate_grad_norms(critic, real, fake, seed=0):

@@ -204,6 +204,8 @@ class Run:
     def check_resumable(self, saved_config):
         """A checkpoint from another config is an error naming the fields that differ."""
         now = self.cfg.to_dict()
+        # a field added since the checkpoint was written had its default then
+        saved_config = {**RunConfig().to_dict(), **saved_config}
         diff = [k for k in now if k not in RESUMABLE_CHANGES
                 and _plain(saved_config.get(k)) != _plain(now[k])]
         if diff:

@@ -42,8 +42,8 @@ class DStats(NamedTuple):
     d_loss: torch.Tensor
     d_real: torch.Tensor     # D(x): a probability for BCE, the raw critic score otherwise
     d_fake: torch.Tensor     # D(G(z)), likewise
-    gp: torch.Tensor         # the gradient penalty (0 unless loss="wgan-gp")
-    grad_norm: torch.Tensor  # mean ||grad D(x_hat)|| on the penalty's interpolates (likewise)
+    gp: torch.Tensor         # the gradient penalty: WGAN-GP's, or rpgan's R1 + R2 (else 0)
+    grad_norm: torch.Tensor  # mean ||grad D|| where the penalty looks: interpolates, or rpgan's reals
 
 
 class GStats(NamedTuple):
@@ -209,14 +209,24 @@ def d_step(cfg, gan, real, noise_std=0.0, its_g_turn=True):
     z = torch.randn(real.shape[0], cfg.noise_dim, device=real.device, generator=gan.rng)
     with gan.autocast(), (nullcontext() if its_g_turn else torch.no_grad()):
         fake = gan.g_fwd(z)
+    real_in = d_view(cfg, real, noise_std, gan.rng, real=True)
+    fake_in = d_view(cfg, fake.detach(), noise_std, gan.rng, real=False)
+    zero_centered = cfg.loss == "rpgan" and cfg.r1_gamma > 0
+    if zero_centered:  # R1 and R2 need D's gradient at these very inputs (plain D: a double backward)
+        real_in, fake_in = real_in.detach().requires_grad_(True), fake_in.detach().requires_grad_(True)
+    d_fwd = gan.d if zero_centered else gan.d_fwd
     with gan.autocast():
-        real_scores = gan.d_fwd(d_view(cfg, real, noise_std, gan.rng, real=True))
-        fake_scores = gan.d_fwd(d_view(cfg, fake.detach(), noise_std, gan.rng, real=False))
+        real_scores, fake_scores = d_fwd(real_in), d_fwd(fake_in)
         loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(), cfg.label_smoothing)
     gp = grad_norm = torch.zeros((), device=real.device)
     if cfg.loss == "wgan-gp":
         gp, grad_norm = losses.gradient_penalty(gan.d, real.float(), fake.detach().float(), gan.rng)
         loss = loss + cfg.gp_lambda * gp
+    if zero_centered:  # R3GAN's gamma / 2 * (R1 + R2); grad_norm logs R1's, at the real samples
+        r1, grad_norm = losses.zero_centered_penalty(real_in, real_scores.float())
+        r2, _ = losses.zero_centered_penalty(fake_in, fake_scores.float())
+        gp = r1 + r2
+        loss = loss + cfg.r1_gamma / 2 * gp
     gan.opt_d.zero_grad(set_to_none=True)
     gan.scaler.scale(loss).backward()
     gan.scaler.step(gan.opt_d)  # gan.scaler.update() once per iteration, in train_epoch
@@ -229,14 +239,19 @@ def d_step(cfg, gan, real, noise_std=0.0, its_g_turn=True):
     return fake, DStats(loss.detach(), d_real, d_fake, gp.detach(), grad_norm)
 
 
-def g_step(cfg, gan, fake, noise_std=0.0):
-    """One update of G through D's judgement of the fakes d_step just made. Returns GStats."""
+def g_step(cfg, gan, fake, noise_std=0.0, real=None):
+    """One update of G through D's judgement of the fakes d_step just made (for loss="rpgan"
+    against D's scores of the real batch, each fake paired with a real). Returns GStats."""
     # G's loss is backpropagated through D, but only G's weights step here: switching D's
     # gradients off saves computing (and storing) them, and leaves D's last .grad as it was
     gan.d.requires_grad_(False)
     try:
         with gan.autocast():
-            loss = losses.g_loss(cfg.loss, gan.d_fwd(d_view(cfg, fake, noise_std, gan.rng, real=False)).float())
+            fake_scores = gan.d_fwd(d_view(cfg, fake, noise_std, gan.rng, real=False)).float()
+            real_scores = None
+            if cfg.loss == "rpgan":  # constants to G: D is frozen and reals have no gradient
+                real_scores = gan.d_fwd(d_view(cfg, real, noise_std, gan.rng, real=True)).float().detach()
+            loss = losses.g_loss(cfg.loss, fake_scores, real_scores)
         gan.opt_g.zero_grad(set_to_none=True)
         gan.scaler.scale(loss).backward()
         gan.scaler.step(gan.opt_g)
@@ -279,7 +294,7 @@ def train_epoch(cfg, gan, data, noise_std=0.0, on_step=None, max_steps=None):
         d_rows.append(torch.stack(d_stats))
         # (2) Update G network: maximize log(D(G(z)))
         if its_g_turn:
-            g_rows.append(torch.stack(g_step(cfg, gan, fake, noise_std)))
+            g_rows.append(torch.stack(g_step(cfg, gan, fake, noise_std, real)))
         # One grad-scaler update per iteration, after every optimiser of the iteration has
         # stepped (PyTorch's AMP recipe for several optimisers): an update after each step
         # would count every iteration twice towards the scale's growth.
@@ -415,7 +430,7 @@ def epoch_means(cfg, sums, n_steps):
     d = dict(zip(DStats._fields, sums))
     means = {"d_loss": d["d_loss"] / n_steps, "g_loss": sums[len(DStats._fields)] / g_steps,
              "d_real": d["d_real"] / n_steps, "d_fake": d["d_fake"] / n_steps}
-    if cfg.loss == "wgan-gp":
+    if cfg.loss == "wgan-gp" or (cfg.loss == "rpgan" and cfg.r1_gamma > 0):  # rpgan: gp = R1 + R2
         means.update(gp=d["gp"] / n_steps, grad_norm=d["grad_norm"] / n_steps)
     if cfg.loss in ("wgan", "wgan-gp"):
         means["wasserstein"] = means["d_real"] - means["d_fake"]

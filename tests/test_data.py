@@ -113,3 +113,20 @@ def test_data_path_pt_that_is_no_image_tensor_is_refused(mnist_ready, tmp_path, 
     with pytest.raises(ValueError) as err:
         gh.load_dataset(cfg)
     assert "data_path" in str(err.value) and words in str(err.value)
+
+
+def test_stacked_mnist_is_three_digits_as_three_channels_drawn_from_the_seed(mnist_ready):
+    from gan_helpers.data import mnist, stacked_mnist
+    a, labels = stacked_mnist(300, seed=3)
+    b, _ = stacked_mnist(300, seed=3)
+    assert a.shape == (300, 3, 28, 28) and a.dtype == torch.uint8 and torch.equal(a, b)
+    assert not torch.equal(a, stacked_mnist(300, seed=4)[0])
+    digits, digit_labels = mnist("mnist", train=True)
+    for i in range(3):  # each channel is one real digit, and the label names the three
+        for c, place in enumerate((100, 10, 1)):
+            match = (digits[:, 0] == a[i, c]).flatten(1).all(1).nonzero()
+            assert (digit_labels[match[:, 0]] == (labels[i] // place) % 10).any()
+    cfg = RunConfig(dataset="stacked_mnist", channels=3, max_images=256, batch_size=64).validate()
+    assert gh.load_dataset(cfg).images.shape == (256, 3, 28, 28)
+    with pytest.raises(ValueError, match="set channels=3 and image_size=28"):
+        RunConfig(dataset="stacked_mnist").validate()

@@ -77,3 +77,50 @@ def test_a_batchnorm_critic_is_refused_with_the_reason(loss):
     assert "d_norm='instance'" in str(e.value)
     cfg.replace(d_norm="instance").validate()  # the fix the message names works
     gh.RunConfig(preset="dcgan64", image_size=64, loss="bce").validate()  # BCE D may use it
+
+
+# ---- issue 24: the relativistic pairing loss and R1 / R2 ----------------------------------------
+def test_rpgan_losses_by_hand_and_their_gradients():
+    """D: softplus(-(D(x) - D(G(z)))); G: softplus(-(D(G(z)) - D(x))), each pair's difference."""
+    real = torch.tensor([2.0, 0.5, -1.0], requires_grad=True)
+    fake = torch.tensor([-1.0, 0.5, 1.0], requires_grad=True)
+    d = losses.d_loss("rpgan", real, fake)
+    diff = torch.tensor([3.0, 0.0, -2.0])
+    assert torch.allclose(d, torch.log1p(torch.exp(-diff)).mean())
+    d.backward()  # d/dreal softplus(-diff) = -sigmoid(-diff) / n, and the opposite for fake
+    assert torch.allclose(real.grad, -torch.sigmoid(-diff) / 3)
+    assert torch.allclose(fake.grad, torch.sigmoid(-diff) / 3)
+    g = losses.g_loss("rpgan", fake.detach(), real.detach())
+    assert torch.allclose(g, torch.log1p(torch.exp(diff)).mean())
+    high, low = torch.full((8,), 3.0), torch.full((8,), -3.0)
+    assert losses.d_loss("rpgan", high, low) < losses.d_loss("rpgan", low, high)
+    assert losses.g_loss("rpgan", high, low) < losses.g_loss("rpgan", low, high)
+    with pytest.raises(ValueError, match="pass real_scores"):
+        losses.g_loss("rpgan", high)
+
+
+def test_zero_centered_penalty_matches_a_hand_computation_and_trains_d():
+    """R1/R2 = E ||grad_x D(x)||^2 over C, H, W; with create_graph it has a gradient for D's
+    weights (it is a term of D's loss): d/dw of sum (2 w x)^2 = 8 w x^2."""
+    torch.manual_seed(0)
+    x = torch.randn(5, 3, 4, 4).requires_grad_(True)
+    critic = Quadratic((3, 4, 4))
+    penalty, mean_norm = losses.zero_centered_penalty(x, critic(x))
+    grad = 2 * critic.w.detach() * x.detach()
+    squared = grad.pow(2).sum(dim=(1, 2, 3))
+    assert torch.allclose(penalty, squared.mean(), rtol=1e-5)
+    assert torch.allclose(mean_norm, squared.sqrt().mean(), rtol=1e-5)
+    penalty.backward()
+    expected = (8 * critic.w.detach() * x.detach() ** 2).mean(0)
+    assert torch.allclose(critic.w.grad, expected, rtol=1e-4)
+
+
+def test_rpgan_trains_with_r1_and_r2_logged(mnist_ready):
+    cfg = gh.RunConfig(loss="rpgan", r1_gamma=1.0, max_images=128, batch_size=64, epochs=1,
+                       device="cpu", precision="fp32").validate()
+    history = gh.train(cfg, gh.load_dataset(cfg), progress=False, live=False)
+    assert math.isfinite(history["d_loss"][0]) and history["gp"][0] > 0
+    off = gh.train(cfg.replace(r1_gamma=0.0), gh.load_dataset(cfg), progress=False, live=False)
+    assert "gp" not in off or off["gp"][0] is None
+    with pytest.raises(ValueError, match="d_norm='batch' cannot be used with loss='rpgan'"):
+        gh.RunConfig(loss="rpgan", preset="dcgan64", image_size=64, channels=3).validate()

@@ -200,3 +200,18 @@ def test_dominant_mode_is_where_most_samples_are_whatever_their_quality():
     assert metrics.dominant_mode(blurry, "ring8") == 5
     assert metrics.point_metrics(blurry, "ring8")["dominant_mode"] == 5
     assert metrics.dominant_mode(centers[[2, 2, 7]], "ring8") == 2
+
+
+# ---- issue 24: Stacked MNIST's 1,000 modes --------------------------------------------------
+def test_real_stacked_digits_cover_the_modes_and_a_one_mode_generator_one(mnist_ready):
+    """26,000 real stacked test digits (as the papers evaluate): the shipped classifier reads
+    each channel right 99.3-99.4 % of the time there (all three 98.1 %; 2-core CPU, seed 0),
+    so they cover >= 990 of the 1,000 modes with KL <= 0.05 (measured: 1000, 0.026). A generator
+    that always draws the same image covers one, with KL log 1000."""
+    from gan_helpers.data import stacked_mnist
+    real, _ = stacked_mnist(26_000, seed=0, train=False)
+    modes, kl = metrics.stacked_modes(real)
+    assert modes >= 990 and kl <= 0.05, (modes, kl)
+    one = real[:1].repeat(500, 1, 1, 1)
+    modes, kl = metrics.stacked_modes(one)
+    assert modes == 1 and kl == pytest.approx(math.log(1000))

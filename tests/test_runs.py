@@ -422,3 +422,17 @@ def test_resume_from_a_time_based_checkpoint_equals_an_uninterrupted_run(mnist_r
 def test_quick_mode_saves_a_checkpoint_every_epoch():
     """The kill-and-resume test kills notebook 01 (quick mode) after its epoch-2 checkpoint."""
     assert gh.RunConfig(epochs=5).quick(quiet=True).checkpoint_minutes == 0
+
+
+def test_a_checkpoint_from_before_a_new_config_field_still_resumes(mnist_ready, small_cfg, tmp_path):
+    """A field added to RunConfig since the run began (r1_gamma, pack, ...) counts as its
+    default for the old checkpoint, instead of refusing to resume it."""
+    cfg, run = one_epoch_run(small_cfg, tmp_path)
+    path = run.checkpoints()[-1]
+    state = torch.load(path, weights_only=True)
+    del state["config"]["r1_gamma"]
+    torch.save(state, path)
+    more = cfg.replace(epochs=2)
+    history = gh.train(more, gh.load_dataset(more), gh.start_run(more, "e", str(tmp_path), "r", resume=True),
+                       progress=False)
+    assert history["epoch"] == [1, 2]
