@@ -91,7 +91,8 @@ def format_table(rows, columns=None):
     def cell(v):
         if isinstance(v, float):
             return f"{v:.4g}"
-        return "" if v is None else str(v)
+        # one line, and a | inside (an error message) must not split the cell when rendered
+        return "" if v is None else " ".join(str(v).split()).replace("|", "\\|")
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]

@@ -376,3 +376,11 @@ def test_sweep_comparison_shows_every_steps_loss(tmp_path):
         drawn = [list(line.get_ydata()) for line in ax.get_lines()]
         assert sum(history[key], []) in drawn, f"{key} is not in the comparison figure"
     plt.close(fig)
+
+
+def test_a_rendered_table_keeps_an_error_message_in_its_cell():
+    """Notebooks 02 and 03 render the sweep's table as markdown: an error message holding a | or
+    a line break must stay in its own cell, not split the row."""
+    from gan_helpers.compare import format_table
+    table = format_table([{"variant": "bad", "error": "x | y\nz", "fid": None}])
+    assert table.splitlines()[2] == "| bad | x \\| y z |  |"
