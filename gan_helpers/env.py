@@ -51,6 +51,16 @@ def in_colab():
     return "google.colab" in sys.modules
 
 
+def in_notebook():
+    """True in a Jupyter or Colab kernel (a display there can be updated in place), False in
+    plain Python."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
 # Why a Colab Secret could not be read, by the exception google.colab.userdata.get raises.
 SECRET_PROBLEMS = {"SecretNotFoundError": "not set in Colab Secrets (the key icon on the left)",
                    "NotebookAccessError": "access denied (the Secret's notebook-access switch is off)",

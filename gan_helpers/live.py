@@ -15,6 +15,7 @@ import torch
 
 from . import train as loop
 from . import viz
+from .env import in_notebook
 from .metrics import METRIC_NAMES
 from .models import sample
 
@@ -24,16 +25,6 @@ REDRAW_SECONDS = 30.0  # within a long epoch (minutes on a CPU), a new frame thi
 # and the last: a GPU's one-second epochs would otherwise spend more time drawing than training.
 MAX_SHARE = 0.05
 ALWAYS_DRAWN_EPOCHS = 2
-
-
-def in_notebook():
-    """True in a Jupyter or Colab kernel (where a display can be updated), False in plain Python."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def train(cfg, data, run=None, models=None, callbacks=(), progress=True, live=None):

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from .compare import compare_runs, format_table
 from .config import RUN_PARAMETERS
 from .data import prepare_datasets
-from .env import CACHE_ENV, DATA_ENV, cache_dir, data_dir, output_root, quick_mode
+from .env import CACHE_ENV, DATA_ENV, cache_dir, data_dir, in_notebook, output_root, quick_mode
 from .wandb_log import child_env
 
 
@@ -272,7 +272,7 @@ def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, pr
             free_gpus.put(gpu)
             bar.update(1)
 
-    table = LiveTable(sweep_dir, todo, started) if _in_notebook() else None
+    table = LiveTable(sweep_dir, todo, started) if in_notebook() else None
     try:
         _run_all(work, todo, jobs, table.update if table else None)
     finally:
@@ -299,14 +299,6 @@ def _run_all(work, todo, jobs, tick=None):
 
 
 TICK_SECONDS = 5.0  # the live table's refresh; a variant's metrics file is written every epoch
-
-
-def _in_notebook():
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return getattr(get_ipython(), "kernel", None) is not None
 
 
 class LiveTable:

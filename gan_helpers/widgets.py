@@ -14,6 +14,7 @@ import psutil
 import torch
 
 from . import viz
+from .env import in_notebook
 from .models import latent_walk
 
 
@@ -44,11 +45,9 @@ def _widgets_available():
     GAN_HELPERS_STATIC=1 asks for the static figures."""
     try:
         import ipywidgets  # noqa: F401
-        from IPython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
+    if not in_notebook():
         return False
     if os.environ.get("GAN_HELPERS_STATIC", "").strip() not in ("", "0"):
         return False

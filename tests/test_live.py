@@ -52,7 +52,7 @@ def test_frames_of_fast_epochs_wait_so_drawing_keeps_its_share(mnist_ready):
 
 def test_plain_python_trains_without_a_view(mnist_ready):
     code = ("import gan_helpers as gh\nfrom gan_helpers import live\n"
-            "print(live.in_notebook())\n"
+            "print(gh.env.in_notebook())\n"
             "cfg = gh.RunConfig(max_images=128, batch_size=64, epochs=1, device='cpu').validate()\n"
             "h = gh.train(cfg, gh.load_dataset(cfg), progress=False)\nprint(len(h['epoch']))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
