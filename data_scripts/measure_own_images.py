@@ -1,7 +1,7 @@
 """Measure notebook 05's settings on a real image folder: the own-image numbers over the run.
 
     python data_scripts/measure_own_images.py DATA.pt OUT.json [--steps 2000] [--augment diffaug]
-        [--half-width] [--batch 64] [--lr-g 2e-4] [--lr-d 2e-4] [--every-steps 250] [--seed 42]
+        [--half-width] [--upsample nearest] [--batch 64] [--lr-g 2e-4] [--lr-d 2e-4] [--every-steps 250] [--seed 42]
 
 DATA.pt: a folder prepared by data_scripts/prepare_images.py (data_scripts/get_debian_images.py
 fetches the folders the defaults were chosen on). Trains DCGAN-64 through gh.train with a run
@@ -51,6 +51,7 @@ def main(argv=None):
     p.add_argument("--lr-d", type=float, default=2e-4)
     p.add_argument("--every-steps", type=int, default=250)
     p.add_argument("--precision", default="auto")
+    p.add_argument("--upsample", default=None, help="G's upsampling: transposed (the preset's), nearest")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--output-dir", default="outputs/measure_own_images")
     args = p.parse_args(argv)
@@ -58,7 +59,7 @@ def main(argv=None):
     cfg = gh.RunConfig(dataset="folder", data_path=args.data, image_size=64, channels=3,
                        preset="dcgan64", augment=args.augment, batch_size=args.batch,
                        steps=args.steps, lr_g=args.lr_g, lr_d=args.lr_d, precision=args.precision,
-                       seed=args.seed, wandb_mode="disabled", device="cpu",
+                       seed=args.seed, wandb_mode="disabled", device="cpu", upsample=args.upsample,
                        **(HALF_WIDTH if args.half_width else {}))
     data = gh.load_dataset(cfg)
     cfg = cfg.fit_steps(len(data))

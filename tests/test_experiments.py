@@ -72,3 +72,21 @@ def test_notebook_04_form_defaults_are_the_lesson_functions_defaults():
         for arg, field in names.items():
             default = list(defaults[arg]) if isinstance(defaults[arg], tuple) else defaults[arg]
             assert default == form[field], (fn.__name__, arg)
+
+
+def test_augmentation_lesson_counts_steps_and_measures_each_run(messy_folder, tmp_path, monkeypatch):
+    """The lesson's budget is G steps, and each run records the own-image numbers (the rotate
+    leak is read from edge_alignment), with the training side computed once for both."""
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = gh.RunConfig(dataset="folder", data_path=str(messy_folder), image_size=64, channels=3,
+                       preset="dcgan64", g_channels=[64, 32, 16, 8], d_channels=[8, 16, 32, 64],
+                       batch_size=8, device="cpu", precision="fp32", wandb_mode="disabled").validate()
+    dirs = gh.train_augmentation_variants(cfg, gh.load_dataset(cfg), ("flip", "rotate"), steps=500,
+                                          experiment="lesson", output_dir=tmp_path)
+    for d in dirs:
+        info = json.loads((d / "hyperparameters.json").read_text())
+        assert info["config"]["on_divergence"] == "warn"  # both runs reach their end
+        history = json.loads((d / "training_metrics.json").read_text())
+        assert len([v for v in history["edge_alignment"] if v is not None]) == 2  # quick: 2 epochs
+    trains = {json.loads((d / "training_metrics.json").read_text())["edge_alignment_train"][0] for d in dirs}
+    assert len(trains) == 1
