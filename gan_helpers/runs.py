@@ -38,7 +38,7 @@ CHECKPOINT_KEYS = ("epoch", "config", "generator", "discriminator", "opt_g", "op
 # device and precision: a Colab student may start on a CPU runtime and go on on a T4 (fp16).
 RESUMABLE_CHANGES = {"epochs", "wandb_mode", "wandb_project", "on_divergence", "device",
                      "precision", "snapshot_every", "compile", "cudnn_benchmark", "channels_last",
-                     "fused_optimizer"}
+                     "fused_optimizer", "checkpoint_minutes"}
 
 
 def write_json(path, obj):

@@ -436,3 +436,12 @@ def test_a_checkpoint_from_before_a_new_config_field_still_resumes(mnist_ready, 
     history = gh.train(more, gh.load_dataset(more), gh.start_run(more, "e", str(tmp_path), "r", resume=True),
                        progress=False)
     assert history["epoch"] == [1, 2]
+
+
+def test_resume_may_change_how_often_checkpoints_are_saved(small_cfg, tmp_path):
+    """checkpoint_minutes changes when the run saves, not what it computes: a resume with
+    another value (Drive is slower than expected, say) is accepted."""
+    run = gh.start_run(small_cfg.replace(checkpoint_minutes=10.0), "e", str(tmp_path), "r")
+    run.check_resumable(small_cfg.replace(checkpoint_minutes=3.0).to_dict())
+    with pytest.raises(ValueError, match="steps"):
+        run.check_resumable(small_cfg.replace(steps=500).to_dict())
