@@ -106,3 +106,20 @@ def test_bad_config_is_refused_before_anything_is_written(change, words, tmp_pat
         RunConfig.from_params(params, quiet=True)
     assert words in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_budget_in_steps_gives_a_small_folder_as_many_updates_as_a_large_one():
+    """Issue 22: 100 epochs of 238 images at batch 64 were 300 G steps. steps=2000 becomes
+    667 epochs there (3 full batches an epoch) and 182 for 733 images; WGAN's 5 critic steps
+    per G step are counted; 10 snapshots; steps=0 keeps the epochs; quick mode keeps 2 epochs."""
+    cfg = RunConfig(dataset="folder", data_path="x", image_size=64, channels=3, preset="dcgan64",
+                    batch_size=64, epochs=100, steps=2000)
+    small, large = cfg.fit_steps(238, quiet=True), cfg.fit_steps(733, quiet=True)
+    assert (small.epochs, small.snapshot_every) == (667, 66) and large.epochs == 182
+    assert small.epochs * (238 // 64) >= 2000 > (small.epochs - 1) * (238 // 64)
+    wgan = cfg.replace(preset="wgan_gp64", loss="wgan-gp").fit_steps(733, quiet=True)
+    assert wgan.epochs == 1000  # 11 batches an epoch = 2 G steps
+    assert cfg.replace(steps=0).fit_steps(238) == cfg.replace(steps=0)
+    assert cfg.quick(quiet=True).fit_steps(238).epochs == 2
+    with pytest.raises(ValueError, match="steps=-1"):
+        cfg.replace(steps=-1).validate()
