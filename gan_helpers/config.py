@@ -77,15 +77,15 @@ class RunConfig:
     steps: int = 0
     noise_dim: int = 100
     optimizer: str = "adam"
-    # The DCGAN paper's Adam settings. The seeds' (TF tutorial's) 1e-4 with betas (0.9, 0.999)
+    # The DCGAN paper's Adam settings. The case-study reports' (TF tutorial's) 1e-4 with betas (0.9, 0.999)
     # collapsed notebook 01 to one blob in every PyTorch port we measured (issue 11)
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas_g: tuple = (0.5, 0.999)
     betas_d: tuple = (0.5, 0.999)
     loss: str = "bce"
-    label_smoothing: float = 1.0   # target for real images; 1.0 = off, the seeds used 0.9
-    instance_noise: float = 0.0    # std of noise added to D's inputs, annealed to 0 (seed: 0.15)
+    label_smoothing: float = 1.0   # target for real images; 1.0 = off, the reports used 0.9
+    instance_noise: float = 0.0    # std of noise added to D's inputs, annealed to 0 (a report: 0.15)
     n_critic: int = 0              # D steps per G step; 0 = 5 for wgan / wgan-gp, else 1
     gp_lambda: float = 10.0
     # loss="rpgan": the weight gamma of the R1 and R2 penalties, added as gamma / 2 * (R1 + R2)
@@ -328,7 +328,7 @@ def _check_ranges(cfg):
         value = float(getattr(cfg, name))
         if value <= 0 or value >= 1:
             raise ValueError(f"{name}={value!r} is out of range: a learning rate must be "
-                             f"in (0, 1); the seeds used 1e-5 to 1e-3 (try 1e-4 or 2e-4).")
+                             f"in (0, 1); the case-study reports used 1e-5 to 1e-3 (try 1e-4 or 2e-4).")
     for name in ("betas_g", "betas_d"):
         betas = getattr(cfg, name)
         if (not isinstance(betas, (list, tuple)) or len(betas) != 2
@@ -338,7 +338,7 @@ def _check_ranges(cfg):
     smoothing = float(cfg.label_smoothing)
     if not 0 < smoothing <= 1:
         raise ValueError(f"label_smoothing={smoothing!r} is out of range: it is the target for "
-                         f"real images, in (0, 1]; 1.0 turns it off, the seeds used 0.9.")
+                         f"real images, in (0, 1]; 1.0 turns it off, the case-study reports used 0.9.")
     noise = float(cfg.instance_noise)
     if not 0 <= noise < 1:
         raise ValueError(f"instance_noise={noise!r} is out of range: it is a noise std in "
@@ -377,7 +377,7 @@ def _check_batch_norm(cfg, arch):
         which = " and ".join(n for n, v in (("g_norm", arch.g_norm), ("d_norm", arch.d_norm))
                              if v == "batch")
         raise ValueError(f"batch_size=1 cannot train with BatchNorm ({which}='batch'): it needs "
-                         f"more than one image per batch. Use batch_size >= 2 (the seeds used 64 to "
+                         f"more than one image per batch. Use batch_size >= 2 (the case-study reports used 64 to "
                          f"256), or set {which} to 'instance', 'layer' or 'none'.")
 
 
@@ -399,9 +399,9 @@ def _at_least(name, value, low):
 
 
 # ---- architecture: named presets and the shape arithmetic (no torch needed) ------------
-# Presets: the architectures of the seeds and papers. Any field can be overridden.
+# Presets: the architectures of the case-study reports and papers. Any field can be overridden.
 PRESETS = {
-    # TensorFlow DCGAN tutorial (seed 003 "Original Architecture").
+    # TensorFlow DCGAN tutorial (the TF-tutorial variations report's "Original Architecture").
     "tf_tutorial": dict(
         g_input="dense", g_channels=[256, 128, 64], g_strides=[1, 2, 2], g_kernel=5, g_refine=0,
         g_norm="batch", g_activation="leaky_relu", upsample="transposed",
@@ -435,7 +435,7 @@ ARCH_FIELDS = tuple(PRESETS["tf_tutorial"])
 # critic's last stride). They follow the preset; they are not config fields.
 #   g_out_bias: bias on G's output layer (the TF tutorial and the PyTorch DCGAN example use none)
 #   d_first_bias: bias on D's first conv (it has no norm; the PyTorch DCGAN example still omits it)
-#   d_head_bias / d_head_stride: D's final layer (seed 004 wrote Conv2d(512, 1, 4, stride=2))
+#   d_head_bias / d_head_stride: D's final layer (the WGAN-GP art report wrote Conv2d(512, 1, 4, stride=2))
 DETAILS = dict(g_out_bias=True, d_first_bias=True, d_head_bias=True, d_head_stride=1)
 PRESET_DETAILS = {
     "tf_tutorial": dict(g_out_bias=False),
