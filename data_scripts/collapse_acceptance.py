@@ -34,16 +34,22 @@ def column(history, key):
     return [v for v in history[key] if v is not None]
 
 
-def part1(seed):
-    results = gh.train_variants(gh.toy_lesson_configs(seed=seed), verbose=False)
+def only(configs, labels):
+    """The configs named in `labels` (all when none): runs of one seed can go side by side."""
+    return {k: c for k, c in configs.items() if not labels or k in labels}
+
+
+def part1(seed, labels=()):
+    results = gh.train_variants(only(gh.toy_lesson_configs(seed=seed), labels), verbose=False)
     print(gh.results_table(results), flush=True)
     return {label: dict(role=gh.LESSON_ROLES[label], seconds=round(r.seconds, 1),
                         **{k: column(r.history, k) for k in PART1_KEYS})
             for label, r in results.items()}
 
 
-def part2(seed, data):
-    results = gh.train_mnist_lesson(gh.mnist_lesson_configs(seed=seed), data, progress=False)
+def part2(seed, data, labels=()):
+    results = gh.train_mnist_lesson(only(gh.mnist_lesson_configs(seed=seed), labels), data,
+                                    verbose=False, progress=False)
     return {label: dict(role=gh.LESSON_ROLES[label], seconds=round(r.seconds, 1),
                         **{k: column(r.history, k) for k in PART2_KEYS})
             for label, r in results.items()}
@@ -77,7 +83,7 @@ def report(out):
         fids = {label: e["fid"][-1] for label, e in variants.items()}
         for label, entry in variants.items():
             other = [f for k, f in fids.items() if k != label]
-            ok, why = part2_verdict(entry, other[0] if other else float("inf"))
+            ok, why = part2_verdict(entry, other[0] if other else float("nan"))
             print(f"part 2 seed {seed:>5} {label:<16} {'met' if ok else 'NOT met'}: {why}")
             print(f"    coverage {entry['class_coverage']}  KL {[round(v, 2) for v in entry['class_kl']]}"
                   f"  FID {[round(v) for v in entry['fid']]}")
@@ -97,6 +103,8 @@ def main():
     p.add_argument("--seeds", type=int, nargs="+", default=[42])
     p.add_argument("--json", help="write every number here")
     p.add_argument("--part", choices=["1", "2", "both"], default="both")
+    p.add_argument("--only", nargs="+", default=[], metavar="LABEL",
+                   help="train only these variants (e.g. \"small D\"), to run one seed's side by side")
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads (1: two scripts can share a 2-core CPU; 0 = torch's default)")
     args = p.parse_args()
@@ -112,11 +120,11 @@ def main():
     for seed in args.seeds:
         if args.part in ("1", "both"):
             print(f"=== part 1, seed {seed}", flush=True)
-            out["part1"][str(seed)] = part1(seed)
+            out["part1"][str(seed)] = part1(seed, args.only)
         if args.part in ("2", "both"):
             print(f"=== part 2, seed {seed}", flush=True)
             data = data or gh.load_dataset(next(iter(gh.mnist_lesson_configs().values())))
-            out["part2"][str(seed)] = part2(seed, data)
+            out["part2"][str(seed)] = part2(seed, data, args.only)
     report(out)
     out["settings"]["wall_seconds"] = round(time.perf_counter() - started, 1)
     out["part1"], out["part2"] = by_variant(out["part1"]), by_variant(out["part2"])

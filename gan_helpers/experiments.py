@@ -59,10 +59,10 @@ def run_configs(configs, data=None, experiment=None, output_dir="outputs", use_d
 # both read them from here, so the measured numbers are the notebook's own
 # each variant's part in the lesson: the failure shown, or a cure of it
 LESSON_ROLES = {"vanilla GAN": "collapse", "WGAN-GP": "cure", "PacGAN2": "cure",
-                "small D": "collapse", "small D, packed": "cure"}
+                "small D": "collapse", "tutorial D": "cure"}
 
 
-def toy_lesson_configs(dataset="ring8", epochs=150, wgan_epochs=120, seed=42):
+def toy_lesson_configs(dataset="ring8", epochs=150, wgan_epochs=120, seed=1):
     """Notebook 04 Part 1: {label: RunConfig}, the same generator (noise 2, 3 x 128 ReLU) in
     each. "vanilla GAN" has the optimiser settings of Metz et al.'s ring figure (2017; those of
     mk-minchul/unroll_gan, configs/unroll_0.py: D at 1e-4, G ten times faster, batch 512):
@@ -87,17 +87,17 @@ def toy_lesson_configs(dataset="ring8", epochs=150, wgan_epochs=120, seed=42):
     return {k: c.validate() for k, c in configs.items()}
 
 
-def mnist_lesson_configs(epochs=10, max_images=10000, batch_size=128, seed=42, pack=4,
-                         d_channels=(4, 8), precision="fp32", wandb_mode="disabled"):
-    """Notebook 04 Part 2: {label: RunConfig}, the tutorial generator in both. "small D": a
-    discriminator of `d_channels` (the tutorial's is (64, 128)), far smaller than G, as in
-    the Unrolled-GAN paper's Stacked-MNIST setting that collapsed (PacGAN, Table 3); BCE with
-    the DCGAN paper's Adam settings. "small D, packed": the same, judging `pack` digits at
-    once (PacGAN): only its first layer grows. Quick mode shrinks them like any run."""
+def mnist_lesson_configs(epochs=10, max_images=10000, batch_size=128, seed=1, d_channels=(4, 8),
+                         pack=1, precision="fp32", wandb_mode="disabled"):
+    """Notebook 04 Part 2: {label: RunConfig}, the tutorial generator in both, BCE with the
+    DCGAN paper's Adam settings. "small D": a discriminator of `d_channels` (optionally
+    judging `pack` digits at once), far smaller than G, as in the Unrolled-GAN paper's
+    Stacked-MNIST setting that collapsed (PacGAN, Table 3). "tutorial D": the tutorial's own
+    discriminator, (64, 128) channels. Quick mode shrinks them like any run."""
     base = RunConfig(dataset="mnist", epochs=epochs, max_images=max_images, batch_size=batch_size,
                      seed=seed, precision=precision, wandb_mode=wandb_mode, loss="bce",
-                     d_channels=list(d_channels), on_divergence="warn")
-    configs = {"small D": base, "small D, packed": base.replace(pack=pack)}
+                     on_divergence="warn")
+    configs = {"small D": base.replace(d_channels=list(d_channels), pack=pack), "tutorial D": base}
     if quick_mode():
         configs = {k: c.quick(quiet=i > 0) for i, (k, c) in enumerate(configs.items())}
     return {k: c.validate() for k, c in configs.items()}

@@ -43,10 +43,16 @@ def test_the_toy_lesson_trains_one_generator_against_its_cures(monkeypatch):
     assert configs["PacGAN2"].pack == 2 and configs["WGAN-GP"].loss == "wgan-gp"
 
 
-def test_the_mnist_lesson_differs_only_in_packing(monkeypatch):
+def test_the_mnist_lesson_differs_only_in_the_discriminator(monkeypatch):
     monkeypatch.delenv("GAN_HELPERS_QUICK", raising=False)
     collapse, cure = gh.mnist_lesson_configs(seed=5).values()
-    assert differences(collapse, cure) == {"pack"} and cure.pack > 1 and collapse.pack == 1
+    assert differences(collapse, cure) == {"d_channels"} and collapse.d_channels == [4, 8]
+    assert cure.d_channels is None and collapse.seed == cure.seed == 5  # the tutorial's D
+    g_small, d_small = gh.build_models(collapse)
+    g_tutorial, d_tutorial = gh.build_models(cure)
+    assert str(g_small) == str(g_tutorial)  # the same generator, layer for layer
+    packed = gh.mnist_lesson_configs(pack=4)["small D"]
+    assert packed.pack == 4 and differences(packed, collapse) == {"pack", "seed"}
     labels = list(gh.mnist_lesson_configs())
     assert [gh.LESSON_ROLES[k] for k in labels] == ["collapse", "cure"]
     monkeypatch.setenv("GAN_HELPERS_QUICK", "1")
@@ -67,7 +73,7 @@ def test_notebook_04_form_defaults_are_the_lesson_functions_defaults():
                                                "wgan_epochs": "toy_wgan_epochs", "seed": "seed"}),
                       (gh.mnist_lesson_configs, {"epochs": "epochs", "max_images": "max_images",
                                                  "batch_size": "batch_size", "seed": "seed",
-                                                 "pack": "pack", "d_channels": "d_channels"})):
+                                                 "d_channels": "d_channels", "pack": "pack"})):
         defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items()}
         for arg, field in names.items():
             default = list(defaults[arg]) if isinstance(defaults[arg], tuple) else defaults[arg]
