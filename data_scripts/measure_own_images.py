@@ -60,6 +60,7 @@ def main(argv=None):
                        preset="dcgan64", augment=args.augment, batch_size=args.batch,
                        steps=args.steps, lr_g=args.lr_g, lr_d=args.lr_d, precision=args.precision,
                        seed=args.seed, wandb_mode="disabled", device="cpu", upsample=args.upsample,
+                       checkpoint_minutes=3.0,  # as notebook 05's form
                        **(HALF_WIDTH if args.half_width else {}))
     data = gh.load_dataset(cfg)
     cfg = cfg.fit_steps(len(data))
