@@ -192,6 +192,7 @@ def test_the_seeds_knobs_are_in_the_forms_and_sweepable(notebook):
         values["dataset"] = "mnist"; values["image_size"] = 28; values["channels"] = 1
         values["preset"] = "tf_tutorial"; values["g_kernel"] = values["d_kernel"] = None
         values["g_strides"] = values["d_strides"] = None
+        values["g_channels"] = values["d_channels"] = None  # notebook 05's half widths are 64x64's
     gh.RunConfig(**values).validate()
 
 
