@@ -39,7 +39,9 @@ def summary(model, input_shape):
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
+            # a packed D (PacGAN) takes its samples in groups of `pack`
+            batch = getattr(model, "pack", 1)
+            model(torch.zeros(batch, *input_shape, device=next(model.parameters()).device))
     finally:
         model.train(was_training)
         for h in hooks:

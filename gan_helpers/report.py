@@ -199,7 +199,7 @@ def status_text(run):
 
 
 def run_section(run):
-    """Everything about one run, in the order the seeds' reports told it."""
+    """Everything about one run, in the order the case-study reports told it."""
     blocks = [("h", 2, f"Run `{run.label}`"), ("p", f"Status: {status_text(run)}.")]
     if run.path is None:
         return blocks + [("p", "No run folder was written (it failed before training)."),
@@ -363,7 +363,7 @@ def _last(values):
 
 
 def observations_blocks(notes):
-    """The student's own words; without them, the questions the seeds' reports answered."""
+    """The student's own words; without them, the questions the case-study reports answered."""
     if notes and notes.strip():
         return [("h", 2, "Observations"), ("notes", notes.strip())]
     return [("h", 2, "Observations"),

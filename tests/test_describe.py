@@ -70,3 +70,11 @@ def test_summary_flops_by_hand():
     x = torch.randn(1, 128, 7, 7)
     layer = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)][0]
     assert layer(x).shape == (1, 64, 14, 14)
+
+
+def test_a_packed_discriminator_is_described_too():
+    """PacGAN's D takes its samples in groups of `pack`: the summary feeds it one group."""
+    cfg = RunConfig(pack=2).validate()
+    G, D = build_models(cfg)
+    text = describe_models(cfg, G, D)
+    assert "Conv2d" in text and f"{sum(p.numel() for p in D.parameters()):,}" in text
