@@ -10,7 +10,7 @@ from typing import Optional
 
 from .callbacks import CollapseDetector, FolderMetrics, PointSnapshots, hops, run_outcome
 from .config import RunConfig
-from .data import Dataset, load_dataset
+from .data import STACKED_MNIST_SIZE, Dataset, load_dataset
 from .env import quick_mode
 from .metrics import point_metrics, training_reference
 from .models import build_models, generate
@@ -197,7 +197,7 @@ def results_table(results):
 
 
 # ---- Stacked MNIST (1,000 modes) -----------------------------------------------------------
-STACKED_STEPS = 2000  # G steps each: one epoch of the 128,000 digits at batch 64 (not yet tuned)
+STACKED_STEPS = 2000  # G steps each: one epoch of the 128,000 images at batch 64 (not yet tuned)
 
 
 def stacked_mnist_configs(seed=0, steps=STACKED_STEPS, batch_size=64, r1_gamma=1.0):
@@ -209,5 +209,5 @@ def stacked_mnist_configs(seed=0, steps=STACKED_STEPS, batch_size=64, r1_gamma=1
     configs = {"DCGAN": ("baseline", base),
                "PacDCGAN2": ("fix", base.replace(pack=2)),
                "RpGAN+R1+R2": ("fix", base.replace(loss="rpgan", r1_gamma=r1_gamma))}
-    return {name: (role, cfg.fit_steps(cfg.max_images or 128_000, quiet=True))
+    return {name: (role, cfg.fit_steps(cfg.max_images or STACKED_MNIST_SIZE, quiet=True))
             for name, (role, cfg) in configs.items()}
