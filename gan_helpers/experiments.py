@@ -62,7 +62,7 @@ LESSON_ROLES = {"vanilla GAN": "collapse", "WGAN-GP": "cure", "PacGAN2": "cure",
                 "small D": "collapse", "tutorial D": "cure"}
 
 
-def toy_lesson_configs(dataset="ring8", epochs=150, wgan_epochs=120, seed=1):
+def toy_lesson_configs(dataset="ring8", epochs=200, wgan_epochs=120, seed=1):
     """Notebook 04 Part 1: {label: RunConfig}, the same generator (noise 2, 3 x 128 ReLU) in
     each. "vanilla GAN" has the optimiser settings of Metz et al.'s ring figure (2017; those of
     mk-minchul/unroll_gan, configs/unroll_0.py: D at 1e-4, G ten times faster, batch 512):
