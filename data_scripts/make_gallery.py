@@ -1,0 +1,191 @@
+"""A notebook's expected results: run it headless at its defaults and keep what it showed.
+
+    python data_scripts/make_gallery.py 01_mnist_dcgan_baseline [-p NAME VALUE ...] [--threads N]
+
+Runs the notebook through papermill in full mode (GAN_HELPERS_QUICK unset), its run folders in
+a scratch folder, then writes docs/results/<notebook>/:
+  <run>samples.png   the last fixed-noise grid of each run folder the notebook wrote
+  <run>losses.png    its G/D losses per epoch
+  <run>samples.gif   its samples epoch by epoch (frames dropped until it is under 1 MB)
+  comparison.png     when it wrote several runs: gh.compare_runs' figure (losses and last grids)
+  results.json       device, CPU, torch version and threads, date, the command, the parameters
+                     set, wall seconds, the load average, and per run its epochs, seconds per
+                     epoch, final losses and the last value of every quality metric.
+<run> is empty for a notebook with one run and "<label>_" otherwise. `-p` values are read as
+Python literals where they parse (`-p epochs 5`, `-p d_channels "[4, 8]"`), else as text.
+--quick runs quick mode (the test does, into its own --out). The gallery must stay small (10 MB for all notebooks): the script says when it does not.
+"""
+import argparse
+import ast
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if "--quick" in sys.argv:  # the test's smoke run; results.json then says "quick": true
+    os.environ["GAN_HELPERS_QUICK"] = "1"
+else:
+    os.environ.pop("GAN_HELPERS_QUICK", None)  # the gallery shows full runs, never quick mode
+
+import papermill as pm  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import gan_helpers as gh  # noqa: E402
+from gan_helpers.runs import epoch_files  # noqa: E402
+from gan_helpers.viz import make_gif  # noqa: E402
+from gan_helpers.sweep import find_notebook  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+GIF_LIMIT = 1_000_000  # bytes: a GIF a README can show without a long wait
+GALLERY_LIMIT = 10_000_000  # bytes, docs/results/ as a whole
+
+
+def literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # plain text, as papermill's -p would take it
+
+
+def cpu_name():
+    """The CPU's model name (platform.processor() is empty on most Linux machines)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run_folders(root):
+    """Every run folder under root (hyperparameters.json + training_metrics.json), sorted."""
+    return sorted(p.parent for p in Path(root).rglob("training_metrics.json")
+                  if (p.parent / "hyperparameters.json").is_file())
+
+
+def label_of(run_dir, root, stem):
+    """A file-name-safe label: the run folder's path under output_dir, less the notebook's name."""
+    parts = run_dir.relative_to(root).parts[1:] or run_dir.relative_to(root).parts
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts)).strip("-")
+    label = re.sub(r"run-\d{8}-\d{6}", "run", label)  # a run named by its start time: the date is in results.json
+    return label[len(stem):].lstrip("_-") if label.startswith(stem) and label != stem else label
+
+
+def small_gif(frames, path):
+    """The frames as a GIF, every k-th frame (the last kept) for the smallest k under GIF_LIMIT."""
+    for step in range(1, len(frames) + 1):
+        kept = frames[::step]
+        if kept[-1] != frames[-1]:
+            kept.append(frames[-1])
+        make_gif(kept, path)
+        if path.stat().st_size <= GIF_LIMIT:
+            return
+    raise RuntimeError(f"{path}: one frame is over {GIF_LIMIT:,} bytes; nothing to drop")
+
+
+def keep_run(run_dir, out, prefix):
+    """Copy one run's last grid and loss figure, shrink its GIF; return what was kept."""
+    frames = epoch_files(run_dir / "images", "png")
+    kept = {}
+    if frames:
+        shutil.copyfile(frames[-1], out / f"{prefix}samples.png")
+        small_gif(frames, out / f"{prefix}samples.gif")
+        kept.update(samples=f"{prefix}samples.png", gif=f"{prefix}samples.gif")
+    if (run_dir / "losses.png").is_file():
+        shutil.copyfile(run_dir / "losses.png", out / f"{prefix}losses.png")
+        kept["losses"] = f"{prefix}losses.png"
+    return kept
+
+
+def numbers(row):
+    """compare_runs' row without the machine's path, floats rounded for reading."""
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items() if k != "run_dir"}
+
+
+RAW = "https://raw.githubusercontent.com/gan-lab-notebooks/gan-lab-notebooks/main/docs/results"
+SHOWN = ("epochs", "s_per_epoch", "class_coverage", "class_kl", "fid", "ms_ssim", "ms_ssim_train",
+         "checkerboard", "memorisation")
+
+
+def short(value):
+    return f"{value:.0f}" if isinstance(value, float) and abs(value) >= 100 else \
+        f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def snippet(results, stem):
+    """Markdown for the notebook: the pictures by their address on GitHub (Colab, GitHub and
+    Jupyter all show them) and the numbers, with where they were measured."""
+    lines = [f"**What a full run gave** ({results['device']}: {results['cpu']}, {results['cpu_count']} cores, "
+             f"torch {results['torch']}, {results['torch_threads']} torch thread(s); {results['date']}; "
+             f"`{results['command']}`; {results['wall_seconds'] / 60:.0f} minutes in all):", ""]
+    for label, run in results["runs"].items():
+        files = run["files"]
+        pictures = " ".join(f"![{label or 'run'}: {kind}]({RAW}/{stem}/{files[kind]})"
+                            for kind in ("samples", "losses") if kind in files)
+        numbers = ", ".join(f"{k} {short(run[k])}" for k in SHOWN if run.get(k) is not None)
+        lines += [f"- {label}: {numbers}", "", pictures, ""]
+    if "comparison" in results:
+        lines.append(f"![comparison]({RAW}/{stem}/comparison.png)")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("notebook", help="a curriculum notebook's name, e.g. 01_mnist_dcgan_baseline")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    p.add_argument("--threads", type=int, default=0, help="torch threads in the kernel (0: torch's default)")
+    p.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    p.add_argument("--quick", action="store_true", help="quick mode: proves the script, shows no lesson")
+    args = p.parse_args(argv)
+    notebook = find_notebook(args.notebook if args.notebook.endswith(".ipynb") else args.notebook + ".ipynb")
+    params = {name: literal(value) for name, value in args.parameter}
+    out = Path(args.out) / notebook.stem
+    if args.threads:  # the kernel is a child process: it reads these when torch starts
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        load_before, started = os.getloadavg(), time.perf_counter()
+        pm.execute_notebook(str(notebook), str(scratch / notebook.name), cwd=str(ROOT),
+                            parameters={**params, "output_dir": str(scratch / "outputs")},
+                            progress_bar=False)
+        seconds = time.perf_counter() - started
+        runs = run_folders(scratch / "outputs")
+        if not runs:
+            raise SystemExit(f"{notebook.name} wrote no run folder under output_dir: nothing to show")
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        labels = [label_of(r, scratch / "outputs", notebook.stem) for r in runs]
+        prefixes = [""] if len(runs) == 1 else [f"{label}_" for label in labels]
+        rows = gh.compare_runs(runs, labels=labels, show=False,
+                               save_to=out / "comparison.png" if len(runs) > 1 else None)
+        results = {
+            "notebook": notebook.name, "quick": args.quick, "date": time.strftime("%Y-%m-%d"),
+            "command": "python data_scripts/make_gallery.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "parameters_set": params, "device": str(gh.env.pick_device()), "cpu": cpu_name(),
+            "cpu_count": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": args.threads or "torch's default",
+            "load_average_before_and_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+            "wall_seconds": round(seconds, 1),
+            "runs": {label: {**numbers(row), "files": keep_run(r, out, prefix)}
+                     for label, r, row, prefix in zip(labels, runs, rows, prefixes)}}
+        if len(runs) > 1:
+            results["comparison"] = "comparison.png"
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    total = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
+    print(snippet(results, notebook.stem))
+    print(f"wrote {out} ({len(runs)} run(s), {seconds / 60:.1f} min); the gallery holds {total / 1e6:.1f} MB")
+    if total > GALLERY_LIMIT:
+        print(f"the gallery is over {GALLERY_LIMIT / 1e6:.0f} MB: shrink a GIF or drop a run", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
