@@ -2,10 +2,10 @@
 
     python data_scripts/stacked_mnist_acceptance.py --seeds 0 1 [--steps N] [--samples N] --json PATH
 
-Each variant (gan_helpers.experiments.stacked_mnist_configs, where a lesson reads them too)
-trains for the same number of G steps on the 128,000 stacked digits, then draws `--samples`
-images (26,000, as VEEGAN and PacGAN count) and counts the modes they cover and the KL of
-their mode histogram against uniform (metrics.stacked_modes). Prints a table beside the
+Each variant (gh.stacked_mnist_configs, trained by gh.train_stacked_mnist, as a lesson would)
+trains for the same number of G steps on the 128,000 stacked digits, then draws
+`--samples` images (26,000, as VEEGAN and PacGAN count) and counts the modes they cover and the
+KL of their mode histogram against uniform (metrics.stacked_modes). Prints a table beside the
 papers' numbers and writes the JSON:
 
     {"settings": {...}, "variants": {NAME: {SEED: {"role": "baseline"|"fix", "modes": int,
@@ -22,27 +22,21 @@ from pathlib import Path
 import torch
 
 import gan_helpers as gh
-from gan_helpers import experiments, metrics
+from gan_helpers import experiments
 from gan_helpers.env import quick_mode
 
-# The papers' Stacked-MNIST rows (modes of 1,000 / KL), each at its own budget and architecture
-PUBLISHED = {"DCGAN (VEEGAN, Table 2)": "99 / 3.4", "DCGAN (PacGAN, Table 2)": "78.9 / 4.50",
-             "PacDCGAN2 (PacGAN, Table 2)": "1000 / 0.06", "RpGAN + R1 + R2 (R3GAN)": "1000 / 0.029"}
+PUBLISHED = experiments.STACKED_PUBLISHED
 
 
-def measure(name, cfg, samples):
-    """Train one variant; (modes, KL, G steps, seconds) of `samples` images from it."""
-    data = gh.load_dataset(cfg)
-    G, D = gh.build_models(cfg)
-    started = time.perf_counter()
-    history = gh.train(cfg, data, models=(G, D), progress=False, live=False)
-    seconds = time.perf_counter() - started
-    with torch.no_grad():
-        images = gh.generate(G, samples, seed=cfg.seed + 1)
-    modes, kl = metrics.stacked_modes(images)
-    steps = len(history["epoch"]) * max(len(data) // cfg.batch_size, 1) // cfg.critic_steps
-    print(f"{name:>10} seed {cfg.seed}: {modes:4d} modes, KL {kl:.3f}, {steps} G steps, {seconds:.0f} s")
-    return {"modes": modes, "kl": kl, "steps": steps, "seconds": seconds}
+def run_seed(seed, steps, samples):
+    """{name: row} for one seed: each variant trained and counted by gh.train_stacked_mnist."""
+    rows = {}
+    for name, r in gh.train_stacked_mnist(gh.stacked_mnist_configs(seed, steps), samples,
+                                          progress=False).items():
+        rows[name] = {**r.metrics, "seconds": round(r.seconds, 1)}
+        print(f"{name:>12} seed {seed}: {r.metrics['modes']:4d} modes, KL {r.metrics['kl']:.3f}, "
+              f"{r.metrics['steps']} G steps, {r.seconds:.0f} s", flush=True)
+    return rows
 
 
 def main(argv=None):
@@ -51,6 +45,8 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=experiments.STACKED_STEPS)
     p.add_argument("--samples", type=int, default=26_000)
     p.add_argument("--json", required=True)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads (1: two scripts can share a 2-core CPU; 0 = torch's default)")
     args = p.parse_args(argv)
     quick = quick_mode()
     samples = min(args.samples, 500) if quick else args.samples
@@ -59,10 +55,12 @@ def main(argv=None):
                         "machine": platform.processor() or platform.machine(),
                         "date": time.strftime("%Y-%m-%d")},
            "variants": {}}
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out["settings"]["threads"] = torch.get_num_threads()
     for seed in args.seeds:
-        for name, (role, cfg) in experiments.stacked_mnist_configs(seed, args.steps).items():
-            row = measure(name, cfg.quick(quiet=True) if quick else cfg, samples)
-            out["variants"].setdefault(name, {})[str(seed)] = {"role": role, **row}
+        for name, row in run_seed(seed, args.steps, samples).items():
+            out["variants"].setdefault(name, {})[str(seed)] = row
     Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     print(table(out))
     return 0
