@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -167,7 +168,7 @@ def main(argv=None):
                                save_to=out / "comparison.png" if len(runs) > 1 else None)
         results = {
             "notebook": notebook.name, "quick": args.quick, "date": time.strftime("%Y-%m-%d"),
-            "command": "python data_scripts/make_gallery.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": "python data_scripts/make_gallery.py " + shlex.join(sys.argv[1:] if argv is None else argv),
             "parameters_set": params, "device": str(gh.env.pick_device()), "cpu": cpu_name(),
             "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": args.threads or "torch's default",
