@@ -240,15 +240,3 @@ def train_stacked_mnist(configs, samples=26_000, experiment=None, output_dir="ou
         r.metrics = {"role": roles[name], "modes": modes, "kl": kl,
                      "steps": steps // r.cfg.critic_steps}
     return results
-
-
-def stacked_table(results):
-    """Trained Stacked-MNIST variants (train_stacked_mnist) as a table, the papers' rows below."""
-    rows = [f"{'variant':<14}{'role':<10}{'modes':>7}{'KL':>7}{'G steps':>9}{'seconds':>9}"]
-    rows.append("-" * len(rows[0]))
-    for name, r in results.items():
-        m = r.metrics
-        rows.append(f"{name:<14}{m['role']:<10}{m['modes']:>7}{m['kl']:>7.2f}{m['steps']:>9}"
-                    f"{r.seconds:>9.0f}")
-    rows += ["", "published (modes of 1,000 / KL; each at its own budget and architecture):"]
-    return "\n".join(rows + [f"  {k}: {v}" for k, v in STACKED_PUBLISHED.items()])
