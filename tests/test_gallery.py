@@ -36,7 +36,7 @@ def test_the_script_keeps_a_runs_pictures_and_numbers(tmp_path):
     folder = out / "01_mnist_dcgan_baseline"
     results = json.loads((folder / "results.json").read_text())
     assert results["quick"] is True and results["parameters_set"] == {"seed": 3}
-    assert results["device"] == "cpu" and results["torch"] and results["wall_seconds"] > 0
+    assert results["device"] and results["torch"] and results["wall_seconds"] > 0
     (run,) = results["runs"].values()
     assert run["epochs"] == 2 and run["class_coverage"] is not None and "run_dir" not in run
     for name in ("samples.png", "losses.png", "samples.gif"):
