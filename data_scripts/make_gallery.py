@@ -35,7 +35,6 @@ else:
 
 import papermill as pm  # noqa: E402
 import torch  # noqa: E402
-from PIL import Image  # noqa: E402
 
 import gan_helpers as gh  # noqa: E402
 from gan_helpers.runs import epoch_files  # noqa: E402
