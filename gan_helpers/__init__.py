@@ -18,11 +18,12 @@ from .data import load_dataset
 from .describe import architecture_table, describe_models
 from .env import after_parameters, gpu_report, memory_report, quick_mode
 from .experiments import (LESSON_ROLES, mnist_lesson_configs, results_table, run_configs,
-                          stacked_mnist_configs, toy_lesson_configs, train_augmentation_variants,
-                          train_mnist_lesson, train_stacked_mnist, train_variants)
+                          stacked_mnist_configs, stacked_table, toy_lesson_configs,
+                          train_augmentation_variants, train_mnist_lesson, train_stacked_mnist,
+                          train_variants)
 from .image_folder import folder_or_demo, skipped_files
 from .metrics import (class_histogram, critic_grad_norms, fid_samples, folder_metrics,
-                      image_metrics, nearest_neighbours)
+                      image_metrics, nearest_neighbours, stacked_modes)
 from .models import build_models, generate, interpolate
 from .report import report
 from .runs import Run, load_generator, samples_of, show_run, start_run

@@ -2,6 +2,7 @@
 
 `CollapseDetector` samples every K epochs, records the quality metrics of metrics.py (so they
 reach training_metrics.json and W&B) and warns when the generator has collapsed;
+`StackedModeCounter` counts Stacked MNIST's 1,000 modes;
 `PointSnapshots` keeps 2D samples and the critic's landscape for the snapshot player.
 """
 import math
@@ -9,7 +10,7 @@ import math
 import torch
 
 from .metrics import (classifier_path, fid_samples, folder_metrics, image_metrics, point_metrics,
-                      training_reference)
+                      stacked_modes, training_reference)
 from .models import critic_landscape, generate
 from .toy import TOY_SETS, mode_centers
 
@@ -155,11 +156,30 @@ def quality_callbacks(cfg, every=5):
     ships no classifier for it: notebooks call this instead of branching themselves."""
     if cfg.dataset == "folder":  # your own images: numbers against the training images
         return [FolderMetrics(every=every)]
+    if cfg.dataset == "stacked_mnist":  # 1,000 modes, counted channel by channel
+        return [StackedModeCounter(every=every)]
     if classifier_path(cfg.dataset).is_file():
         return [image_quality_detector(every=every)]
     print(f"No quality classifier for dataset={cfg.dataset!r}: training without class coverage "
           f"/ FID (train one with data_scripts/train_classifier.py --dataset {cfg.dataset}).")
     return []
+
+
+class StackedModeCounter:
+    """Callback for Stacked MNIST: every `every` epochs (and at the last) draw `n` samples (26,000,
+    as VEEGAN and PacGAN count) and record `stacked_modes` (modes covered, of 1,000) and
+    `stacked_kl` (their histogram's KL against uniform; metrics.stacked_modes). The noise is
+    drawn from the run's seed + 1, so runs of one seed are counted on the same noise."""
+
+    def __init__(self, every=1, n=26_000):
+        self.every, self.n = every, n
+
+    def __call__(self, state):
+        if state.epoch % self.every and state.epoch != state.cfg.epochs:
+            return None
+        samples = generate(state.generator, self.n, state.cfg.noise_dim, seed=state.cfg.seed + 1)
+        modes, kl = stacked_modes(samples)
+        return {"stacked_modes": modes, "stacked_kl": kl}
 
 
 class PointSnapshots:

@@ -8,11 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .callbacks import CollapseDetector, FolderMetrics, PointSnapshots, hops, run_outcome
+from .callbacks import (CollapseDetector, FolderMetrics, PointSnapshots, StackedModeCounter, hops,
+                        run_outcome)
 from .config import RunConfig
 from .data import STACKED_MNIST_SIZE, Dataset, load_dataset, steps_per_epoch
 from .env import quick_mode
-from .metrics import point_metrics, stacked_modes, training_reference
+from .metrics import point_metrics, training_reference
 from .models import build_models, generate
 from .runs import Run, start_run
 from .toy import mode_centers
@@ -225,18 +226,31 @@ def stacked_mnist_configs(seed=0, steps=STACKED_STEPS, batch_size=64, r1_gamma=1
 def train_stacked_mnist(configs, samples=26_000, experiment=None, output_dir="outputs",
                         use_drive=False, progress=True):
     """Stacked MNIST's variants ({name: (role, RunConfig)}, from stacked_mnist_configs) trained
-    one after another on one data set. Each Result's `metrics`: its role, the modes (of 1,000)
-    and KL that `samples` fresh images cover (metrics.stacked_modes; 26,000 as VEEGAN and
-    PacGAN count; 500 in quick mode), and the G steps it took."""
+    one after another on one data set, each counted after its last epoch by a
+    StackedModeCounter (`samples` fresh images; 26,000 as VEEGAN and PacGAN count; 500 in quick
+    mode), so the count reaches training_metrics.json, W&B and the report. Each Result's
+    `metrics`: its role, the modes (of 1,000) and KL, and the G steps it took."""
     roles = {name: role for name, (role, _) in configs.items()}
     samples = min(samples, 500) if quick_mode() else samples  # quick mode proves the code only
     first = next(iter(configs.values()))[1]
     data = load_dataset(first)  # every variant trains on the same stacked digits
     results = run_configs({name: cfg for name, (_, cfg) in configs.items()}, data, experiment,
-                          output_dir, use_drive, progress=progress)
+                          output_dir, use_drive, progress=progress,
+                          callbacks=lambda cfg, g, d: [StackedModeCounter(every=cfg.epochs, n=samples)])
     for name, r in results.items():
-        modes, kl = stacked_modes(generate(r.generator, samples, seed=r.cfg.seed + 1))
         steps = len(r.history["epoch"]) * steps_per_epoch(len(data), r.cfg.batch_size)
-        r.metrics = {"role": roles[name], "modes": modes, "kl": kl,
-                     "steps": steps // r.cfg.critic_steps}
+        r.metrics = {"role": roles[name], "modes": r.history["stacked_modes"][-1],
+                     "kl": r.history["stacked_kl"][-1], "steps": steps // r.cfg.critic_steps}
     return results
+
+
+def stacked_table(results):
+    """Trained Stacked-MNIST variants (train_stacked_mnist) as a table, the papers' rows below."""
+    rows = [f"{'variant':<14}{'role':<10}{'modes':>7}{'KL':>7}{'G steps':>9}{'seconds':>9}"]
+    rows.append("-" * len(rows[0]))
+    for name, r in results.items():
+        m = r.metrics
+        rows.append(f"{name:<14}{m['role']:<10}{m['modes']:>7}{m['kl']:>7.2f}{m['steps']:>9}"
+                    f"{r.seconds:>9.0f}")
+    rows += ["", "published (modes of 1,000 / KL; each at its own budget and architecture):"]
+    return "\n".join(rows + [f"  {k}: {v}" for k, v in STACKED_PUBLISHED.items()])

@@ -338,7 +338,8 @@ def nearest_neighbours(samples, data, k=1, chunk=2048):
 #       `edge_alignment_train`: the `rotate` augmentation's leak shows as a drop.
 FOLDER_METRIC_NAMES = ("ms_ssim", "ms_ssim_train", "checkerboard", "memorisation",
                        "edge_alignment", "edge_alignment_train")
-METRIC_NAMES = METRIC_NAMES + FOLDER_METRIC_NAMES
+STACKED_METRIC_NAMES = ("stacked_modes", "stacked_kl")  # callbacks.StackedModeCounter
+METRIC_NAMES = METRIC_NAMES + FOLDER_METRIC_NAMES + STACKED_METRIC_NAMES
 CHECKERBOARD_PERIODS = (2, 4)  # the last two stride-2 layers of a 64x64 DCGAN's generator
 # MS-SSIM over 3 scales with a 7-pixel window: the standard 5 scales with 11 pixels need images
 # of 161+ pixels (AC-GAN's were 128x128 and it used fewer scales too); 3 fit 32x32 and up.

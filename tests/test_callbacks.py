@@ -177,3 +177,23 @@ def test_folder_metrics_callback_writes_the_own_image_numbers(tmp_path):
         assert len(saved[name]) == 2 and all(math.isfinite(v) for v in saved[name]), name
     assert saved["ms_ssim_train"][0] == saved["ms_ssim_train"][1]  # computed once
     assert 0 <= saved["ms_ssim"][1] <= 1 and saved["memorisation"][1] > 0
+
+
+# ---- Stacked MNIST: the mode counter a lesson's runs record ----------------------------------
+def test_stacked_runs_get_a_mode_counter_that_reads_real_and_collapsed_generators(mnist_ready):
+    """quality_callbacks gives a Stacked-MNIST run the counter; at the last epoch it records the
+    modes (of 1,000) and KL: a generator replaying 3,000 real stacked digits covers most modes,
+    one replaying a single image covers one (KL log 1000). Measured with banks drawn from seeds
+    0, 1, 2: 921, 898, 919 modes, KL 0.27-0.29."""
+    from types import SimpleNamespace
+    from gan_helpers.data import stacked_mnist
+    cfg = gh.RunConfig(dataset="stacked_mnist", channels=3, epochs=2).validate()
+    (counter,) = callbacks.quality_callbacks(cfg, every=5)
+    assert isinstance(counter, callbacks.StackedModeCounter)
+    real = stacked_mnist(3000, seed=0, train=False)[0].float() / 127.5 - 1
+    counter.n = 5000
+    assert counter(SimpleNamespace(epoch=1, cfg=cfg, generator=FromBank(real))) is None  # not yet
+    healthy = counter(SimpleNamespace(epoch=2, cfg=cfg, generator=FromBank(real)))
+    assert healthy["stacked_modes"] > 850 and healthy["stacked_kl"] < 0.4, healthy
+    one = counter(SimpleNamespace(epoch=2, cfg=cfg, generator=FromBank(real[:1])))
+    assert one["stacked_modes"] == 1 and one["stacked_kl"] == pytest.approx(math.log(1000), abs=1e-6)
