@@ -111,7 +111,7 @@ def numbers(row):
 
 RAW = "https://raw.githubusercontent.com/gan-lab-notebooks/gan-lab-notebooks/main/docs/results"
 SHOWN = ("epochs", "s_per_epoch", "class_coverage", "class_kl", "fid", "ms_ssim", "ms_ssim_train",
-         "checkerboard", "memorisation")
+         "checkerboard", "memorisation", "stacked_modes", "stacked_kl")
 
 
 def short(value):

@@ -51,6 +51,7 @@ def main(argv=None):
     quick = quick_mode()
     samples = min(args.samples, 500) if quick else args.samples
     out = {"settings": {"steps": args.steps, "samples": samples, "quick": quick,
+                        "d_channels": list(experiments.STACKED_D_CHANNELS),
                         "device": str(gh.env.pick_device()), "torch": torch.__version__,
                         "machine": platform.processor() or platform.machine(),
                         "date": time.strftime("%Y-%m-%d")},
