@@ -80,6 +80,26 @@ def test_notebook_04_form_defaults_are_the_lesson_functions_defaults():
             assert default == form[field], (fn.__name__, arg)
 
 
+def test_notebook_06_form_defaults_are_the_acceptance_scripts_defaults():
+    """data_scripts/stacked_mnist_acceptance.py measures gh.stacked_mnist_configs at its defaults
+    and counts --samples images: its table is notebook 06's only if the form holds the same."""
+    import ast
+    import inspect
+    from pathlib import Path
+    root = Path(__file__).parents[1]
+    nb = json.loads((root / "notebooks" / "06_stacked_mnist_1000_modes.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    form = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell).body
+            if isinstance(node, ast.Assign) for t in node.targets}
+    defaults = {k: p.default for k, p in inspect.signature(gh.stacked_mnist_configs).parameters.items()}
+    for arg in ("steps", "batch_size", "r1_gamma", "seed"):
+        assert defaults[arg] == form[arg], arg
+    assert list(defaults["d_channels"]) == form["d_channels"]
+    script = (root / "data_scripts" / "stacked_mnist_acceptance.py").read_text()
+    assert f'"--samples", type=int, default={form["samples"]:_}' in script
+    assert inspect.signature(gh.train_stacked_mnist).parameters["samples"].default == form["samples"]
+
+
 def test_augmentation_lesson_counts_steps_and_measures_each_run(messy_folder, tmp_path, monkeypatch):
     """The lesson's budget is G steps, and each run records the own-image numbers (the rotate
     leak is read from edge_alignment), with the training side computed once for both."""
