@@ -1,5 +1,8 @@
 """Several configs in one process: the augmentation lesson."""
+import ast
+import inspect
 import json
+from pathlib import Path
 
 import pytest
 
@@ -59,16 +62,21 @@ def test_the_mnist_lesson_differs_only_in_the_discriminator(monkeypatch):
     assert all(c.epochs <= 2 for c in gh.mnist_lesson_configs().values())
 
 
+ROOT = Path(__file__).parents[1]
+
+
+def form_defaults(notebook):
+    """{field: value} of a notebook's parameters cell, as Colab's form shows them."""
+    nb = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
+    cell = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    return {t.id: ast.literal_eval(node.value) for node in ast.parse(cell).body
+            if isinstance(node, ast.Assign) for t in node.targets}
+
+
 def test_notebook_04_form_defaults_are_the_lesson_functions_defaults():
     """The acceptance script runs the lesson functions at their defaults: the numbers it
     measures are the notebook's only if the notebook's form holds the same defaults."""
-    import ast
-    import inspect
-    from pathlib import Path
-    nb = json.loads((Path(__file__).parents[1] / "notebooks" / "04_mode_collapse_and_wgan_gp.ipynb").read_text())
-    cell = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
-    form = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell).body
-            if isinstance(node, ast.Assign) for t in node.targets}
+    form = form_defaults("04_mode_collapse_and_wgan_gp")
     for fn, names in ((gh.toy_lesson_configs, {"dataset": "toy_dataset", "epochs": "toy_epochs",
                                                "wgan_epochs": "toy_wgan_epochs", "seed": "seed"}),
                       (gh.mnist_lesson_configs, {"epochs": "epochs", "max_images": "max_images",
@@ -83,19 +91,12 @@ def test_notebook_04_form_defaults_are_the_lesson_functions_defaults():
 def test_notebook_06_form_defaults_are_the_acceptance_scripts_defaults():
     """data_scripts/stacked_mnist_acceptance.py measures gh.stacked_mnist_configs at its defaults
     and counts --samples images: its table is notebook 06's only if the form holds the same."""
-    import ast
-    import inspect
-    from pathlib import Path
-    root = Path(__file__).parents[1]
-    nb = json.loads((root / "notebooks" / "06_stacked_mnist_1000_modes.ipynb").read_text())
-    cell = next("".join(c["source"]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
-    form = {t.id: ast.literal_eval(node.value) for node in ast.parse(cell).body
-            if isinstance(node, ast.Assign) for t in node.targets}
+    form = form_defaults("06_stacked_mnist_1000_modes")
     defaults = {k: p.default for k, p in inspect.signature(gh.stacked_mnist_configs).parameters.items()}
     for arg in ("steps", "batch_size", "r1_gamma", "seed"):
         assert defaults[arg] == form[arg], arg
     assert list(defaults["d_channels"]) == form["d_channels"]
-    script = (root / "data_scripts" / "stacked_mnist_acceptance.py").read_text()
+    script = (ROOT / "data_scripts" / "stacked_mnist_acceptance.py").read_text()
     assert f'"--samples", type=int, default={form["samples"]:_}' in script
     assert inspect.signature(gh.train_stacked_mnist).parameters["samples"].default == form["samples"]
 
