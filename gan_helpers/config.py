@@ -2,7 +2,7 @@
 
 One flat dataclass so a notebook's parameters cell, a papermill run, a sweep grid and
 `hyperparameters.json` all speak the same names. Architecture fields left at None
-take their value from the named preset (see `models.PRESETS`).
+take their value from the named preset (see `PRESETS` below, in this module).
 """
 import dataclasses
 import difflib
@@ -97,6 +97,11 @@ class RunConfig:
     pack: int = 1
     clip_value: float = 0.01       # weight clipping for loss == "wgan"
     lr_decay: str = "none"         # "linear": both lrs fall linearly towards 0 over the epochs
+    # An exponential moving average of G's weights, updated after every G step with this decay
+    # (Yazici et al., ICLR 2019; StyleGAN2, DiffAugment and R3GAN sample from it); 0 = off. When
+    # on, snapshots, metrics, the report and load_generator use the averaged G. 0.99 averages
+    # over about the last 100 G steps, right for a budget of hundreds of steps
+    ema: float = 0.0
     precision: str = "auto"
     device: str = "auto"
     seed: int = 42
@@ -348,6 +353,10 @@ def _check_ranges(cfg):
         raise ValueError(f"gp_lambda={cfg.gp_lambda!r} must be >= 0 (the WGAN-GP paper uses 10).")
     if float(cfg.r1_gamma) < 0:
         raise ValueError(f"r1_gamma={cfg.r1_gamma!r} must be >= 0 (0 turns R1 and R2 off).")
+    if not 0 <= float(cfg.ema) < 1:
+        raise ValueError(f"ema={cfg.ema!r} is out of range: it is the decay of the average of G's "
+                         f"weights, in [0, 1); 0 turns it off, 0.99 averages over ~100 G steps, "
+                         f"0.999 over ~1,000.")
     if float(cfg.clip_value) <= 0:
         raise ValueError(f"clip_value={cfg.clip_value!r} must be > 0 (the WGAN paper uses 0.01).")
 
@@ -409,7 +418,7 @@ PRESETS = {
         d_channels=[64, 128], d_strides=[2, 2], d_kernel=5, d_norm="none",
         d_activation="leaky_relu", d_dropout=0.3, d_dense=[], d_head="dense",
         leaky_slope=0.3, init="glorot"),
-    # Seed 003 "Modified Architecture": 3x3 kernels, refinement convs, Dense(128) in D.
+    # The TF-tutorial variations report's "Modified Architecture": 3x3 kernels, refinement convs, Dense(128) in D.
     "deeper_3x3": dict(
         g_input="dense", g_channels=[128, 64, 64, 32, 16], g_strides=[2, 1, 2, 1, 1], g_kernel=3,
         g_refine=0, g_norm="batch", g_activation="leaky_relu", upsample="transposed",
@@ -425,9 +434,9 @@ PRESETS = {
         d_activation="leaky_relu", d_dropout=0.0, d_dense=[], d_head="conv",
         leaky_slope=0.2, init="dcgan"),
 }
-# Seed 000's architecture variation: the TF tutorial's layers with kernel 8 (strides 1 then 2).
+# The abstract-art report's architecture variation: the TF tutorial's layers with kernel 8 (strides 1 then 2).
 PRESETS["kernel8_stride1_2"] = dict(PRESETS["tf_tutorial"], g_kernel=8, d_kernel=8)
-# Seed 004's WGAN-GP: dcgan64 with a 1024-wide first layer and an InstanceNorm critic.
+# The WGAN-GP art report's WGAN-GP: dcgan64 with a 1024-wide first layer and an InstanceNorm critic.
 PRESETS["wgan_gp64"] = dict(PRESETS["dcgan64"], g_channels=[1024, 512, 256, 128], d_norm="instance")
 PRESETS["dcgan64"] = PRESETS.pop("dcgan64")  # the order of the course: 28x28 presets, then 64x64
 PRESETS["wgan_gp64"] = PRESETS.pop("wgan_gp64")

@@ -70,7 +70,7 @@ class LiveView:
             generator = torch.Generator().manual_seed(self.seed)
             self.noise = torch.randn(self.cfg.n_samples, self.cfg.noise_dim, generator=generator)
         with torch.no_grad():  # before the first epoch BatchNorm has no running averages yet
-            images = sample(gan.g, self.noise.to(gan.device), batch_stats=not history["epoch"]).cpu()
+            images = sample(gan.sampler, self.noise.to(gan.device), batch_stats=not history["epoch"]).cpu()
         self.show(frame(self.cfg, images, history, when))
         self.cost = time.perf_counter() - started
         self.frames += 1

@@ -152,7 +152,7 @@ class Run:
         last), the checkpoint, the metrics file and W&B."""
         cfg, snap = self.cfg, None
         if epoch % cfg.snapshot_every == 0 or epoch == cfg.epochs:
-            snap = self.save_snapshot(epoch, sample(gan.g, fixed_noise), gan.d if cfg.is_points else None)
+            snap = self.save_snapshot(epoch, sample(gan.sampler, fixed_noise), gan.d if cfg.is_points else None)
         if save_checkpoint and self.checkpoint_due(epoch):
             self.save_checkpoint(checkpoint_state(cfg, epoch, gan, fixed_noise, history), epoch)
             self._checkpoint_clock = self.clock()
@@ -193,6 +193,8 @@ class Run:
         check_epochs_left(self.cfg, saved["epoch"], self.path)  # before anything is rewritten
         gan.g.load_state_dict(saved["generator"])
         gan.d.load_state_dict(saved["discriminator"])
+        if gan.g_ema is not None:  # the average goes on from where it was (cfg.ema is fixed)
+            gan.g_ema.load_state_dict(saved["generator_ema"])
         for opt, state in ((gan.opt_g, saved["opt_g"]), (gan.opt_d, saved["opt_d"])):
             opt.load_state_dict(state)
             match_parameter_layout(opt)
@@ -256,7 +258,9 @@ def checkpoint_state(cfg, epoch, gan, fixed_noise, history):
     return {"epoch": epoch, "config": cfg.to_dict(), "generator": gan.g.state_dict(),
             "discriminator": gan.d.state_dict(), "opt_g": gan.opt_g.state_dict(),
             "opt_d": gan.opt_d.state_dict(), "scaler": gan.scaler.state_dict(),
-            "fixed_noise": fixed_noise.cpu(), "history": history, "rng": rng_state(gan.rng)}
+            "fixed_noise": fixed_noise.cpu(), "history": history, "rng": rng_state(gan.rng),
+            # cfg.ema: the averaged G with its count of updates (AveragedModel's n_averaged)
+            **({"generator_ema": gan.g_ema.state_dict()} if gan.g_ema is not None else {})}
 
 
 def match_parameter_layout(opt):
@@ -325,7 +329,13 @@ def load_generator(run_dir):
     run_dir = Path(getattr(run_dir, "path", run_dir))
     cfg = RunConfig.from_json(run_dir / "hyperparameters.json")
     g, _ = build_models(cfg)
-    g.load_state_dict(load_newest(run_dir / "checkpoints", keys=("generator",))["generator"])
+    saved = load_newest(run_dir / "checkpoints", keys=("generator",))
+    if cfg.ema and "generator_ema" in saved:  # the averaged G, as the run's snapshots showed
+        prefix = "module."  # AveragedModel keeps G as .module, beside its update count
+        g.load_state_dict({k[len(prefix):]: v for k, v in saved["generator_ema"].items()
+                           if k.startswith(prefix)})
+    else:
+        g.load_state_dict(saved["generator"])
     return g.eval()
 
 

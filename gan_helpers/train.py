@@ -64,10 +64,16 @@ class GAN:
     amp_dtype: Any             # the autocast dtype (bf16 / fp16), or None for fp32
     rng: torch.Generator       # the loop's random numbers: batches, noise, augmentation
     speed: dict                # the speed switches as resolved for this device
+    g_ema: Any = None          # the moving average of G's weights (cfg.ema > 0), else None
 
     @property
     def device(self):
         return next(self.g.parameters()).device
+
+    @property
+    def sampler(self):
+        """The G that snapshots and metrics draw from: the averaged one when cfg.ema is on."""
+        return self.g if self.g_ema is None else self.g_ema.module
 
     def autocast(self):
         return torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
@@ -186,12 +192,23 @@ def prepare(cfg, data, models=None):
               opt_g=make_optimizer(cfg.optimizer, g.parameters(), cfg.lr_g, cfg.betas_g, fused),
               opt_d=make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, fused),
               scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
-              amp_dtype=amp_dtype, rng=torch.Generator(device).manual_seed(cfg.seed), speed=speed)
+              amp_dtype=amp_dtype, rng=torch.Generator(device).manual_seed(cfg.seed), speed=speed,
+              g_ema=averaged_generator(g, cfg.ema))
     if gan.scaler.is_enabled() and cfg.optimizer == "rmsprop":
         print("Note: fp16 with optimizer='rmsprop': the grad scaler checks each step's gradients "
               "for inf on the host (PyTorch has no fused RMSProp), so every step waits for the "
               "GPU. optimizer='adam' or 'sgd' (fused) or precision='fp32' avoid the wait.")
     return gan, data.to(device)
+
+
+def averaged_generator(g, decay):
+    """A copy of G whose weights (and BatchNorm statistics) follow G's as an exponential moving
+    average, torch's AveragedModel: avg = decay * avg + (1 - decay) * G after each G step.
+    None when decay is 0 (off)."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    return AveragedModel(g, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def d_view(cfg, x, noise_std, rng, real):
@@ -295,6 +312,9 @@ def train_epoch(cfg, gan, data, noise_std=0.0, on_step=None, max_steps=None):
         # (2) Update G network: maximize log(D(G(z)))
         if its_g_turn:
             g_rows.append(torch.stack(g_step(cfg, gan, fake, noise_std, real)))
+            # (3) With cfg.ema: the averaged G takes a small step towards the G just updated
+            if gan.g_ema is not None:
+                gan.g_ema.update_parameters(gan.g)
         # One grad-scaler update per iteration, after every optimiser of the iteration has
         # stepped (PyTorch's AMP recipe for several optimisers): an update after each step
         # would count every iteration twice towards the scale's growth.
@@ -333,7 +353,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True, watch=N
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar, history, on_step)
-            state = EpochState(epoch, gan.g, gan.d, cfg, history, gan.device, run, data)
+            state = EpochState(epoch, gan.sampler, gan.d, cfg, history, gan.device, run, data)
             for callback in callbacks:
                 row.update(callback(state) or {})
             record(history, row)

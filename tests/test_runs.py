@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import gan_helpers as gh
+from gan_helpers.train import averaged_generator
 
 
 RUN_FILES = ["hyperparameters.json", "training_metrics.json", "samples.gif", "losses.png",
@@ -445,3 +446,47 @@ def test_resume_may_change_how_often_checkpoints_are_saved(small_cfg, tmp_path):
     run.check_resumable(small_cfg.replace(checkpoint_minutes=3.0).to_dict())
     with pytest.raises(ValueError, match="steps"):
         run.check_resumable(small_cfg.replace(steps=500).to_dict())
+
+
+# ---- ema: a moving average of G's weights (issue 33) ----------------------------------------
+def test_ema_update_is_the_exponential_moving_average_of_gs_weights():
+    """First update copies G; each later one moves the average (1 - decay) of the way to G."""
+    cfg = gh.RunConfig(ema=0.9, device="cpu").validate()
+    g, _ = gh.build_models(cfg)
+    avg = averaged_generator(g, cfg.ema)
+    first = {k: v.clone() for k, v in g.state_dict().items()}
+    avg.update_parameters(g)
+    with torch.no_grad():
+        for p in g.parameters():
+            p.add_(1.0)
+    avg.update_parameters(g)
+    for name, value in avg.module.state_dict().items():
+        if value.is_floating_point() and "running" not in name:
+            assert torch.allclose(value, first[name] + 0.1, atol=1e-6), name
+    assert averaged_generator(g, 0.0) is None
+
+
+def test_ema_run_samples_from_the_average_and_resumes_exactly(mnist_ready, small_cfg, tmp_path):
+    """With ema on, the checkpoint holds the averaged G; a run stopped in epoch 2 and resumed
+    ends with the same average as one never stopped, and load_generator (so samples_of, the
+    spectra and the report) returns the average, not the raw G."""
+    cfg = small_cfg.replace(epochs=3, ema=0.9, wandb_mode="disabled", precision="fp32")
+    straight = timed_run(cfg, tmp_path, "straight")
+    timed_run(cfg, tmp_path, "cut", callbacks=[StopAt(2)])
+    resumed = timed_run(cfg, tmp_path, "cut", resume=True)
+    a = torch.load(straight.checkpoints()[-1], weights_only=True)
+    b = torch.load(resumed.checkpoints()[-1], weights_only=True)
+    assert int(a["generator_ema"]["n_averaged"]) == 3 * (256 // 64)  # one update per G step
+    for name, tensor in a["generator_ema"].items():
+        assert torch.equal(tensor, b["generator_ema"][name]), name
+    g = gh.load_generator(straight.path)
+    ema_weights = {k[len("module."):]: v for k, v in a["generator_ema"].items() if k.startswith("module.")}
+    for name, tensor in g.state_dict().items():
+        assert torch.equal(tensor, ema_weights[name]), name
+    assert any(not torch.equal(a["generator"][k], ema_weights[k]) for k in ema_weights)
+
+
+def test_ema_out_of_range_is_refused_before_training():
+    for bad in (1.0, -0.1):
+        with pytest.raises(ValueError, match="ema="):
+            gh.RunConfig(ema=bad).validate()
