@@ -39,7 +39,7 @@ import torch  # noqa: E402
 import gan_helpers as gh  # noqa: E402
 from gan_helpers.runs import epoch_files  # noqa: E402
 from gan_helpers.viz import make_gif  # noqa: E402
-from gan_helpers.sweep import find_notebook  # noqa: E402
+from gan_helpers.params import find_notebook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GIF_LIMIT = 1_000_000  # bytes: a GIF a README can show without a long wait

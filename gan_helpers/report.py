@@ -29,7 +29,7 @@ from .describe import summary
 from .metrics import METRIC_NAMES
 from .models import build_models
 from .runs import epoch_files
-from .sweep import find_notebook, notebook_parameters
+from .params import find_notebook, notebook_parameters
 
 RUN_FILES = ("hyperparameters.json (the config), training_metrics.json (per-epoch losses and "
              "metrics), images/epoch_XXX.png, samples.gif, losses.png, d_outputs.png")

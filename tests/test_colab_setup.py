@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_helpers.sweep import notebook_parameters
+from gan_helpers.params import notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -264,10 +264,34 @@ def student_texts():
     yield "README.md", (ROOT / "README.md").read_text()
 
 
+def package_comments_and_docstrings():
+    """The package's comments and docstrings, which a student reads beside the notebooks."""
+    import io
+    import tokenize
+    for path in sorted((ROOT / "gan_helpers").glob("*.py")):
+        text = path.read_text()
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.COMMENT:
+                yield f"gan_helpers/{path.name}:{token.start[0]}", token.string
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node, clean=False)
+                if doc:
+                    yield f"gan_helpers/{path.name}: docstring of {getattr(node, 'name', 'the module')}", doc
+
+
 def test_reports_are_named_by_their_subject_not_as_seeds():
     found = [f"{where}: ...{text[max(m.start() - 30, 0):m.end() + 30]}...".replace("\n", " ")
-             for where, text in student_texts() for m in REPORT_AS_SEED.finditer(text)]
+             for where, text in [*student_texts(), *package_comments_and_docstrings()]
+             for m in REPORT_AS_SEED.finditer(text)]
     assert not found, "\n".join(found)
+
+
+def test_the_seed_check_reads_the_packages_comments_and_docstrings():
+    texts = dict(package_comments_and_docstrings())
+    assert any("preset" in text for text in texts.values())  # config.py's comments on PRESETS
+    assert any("RunConfig" in text for text in texts.values())  # config.py's module docstring
+    assert REPORT_AS_SEED.search("# Seed 003's architecture") and not REPORT_AS_SEED.search("# seed 3 of 3")
 
 
 def unclosed_code_spans(markdown):
@@ -355,7 +379,7 @@ def test_every_exercise_ends_with_what_to_expect(path):
 def test_notebook_03s_terminal_command_works_from_colabs_folder(tmp_path, monkeypatch):
     """Colab's terminal starts in /content, not in the course's clone: the notebook path that
     notebook 03 (and the README) give the sweep command must resolve from another folder too."""
-    from gan_helpers.sweep import find_notebook
+    from gan_helpers.params import find_notebook
     texts = [text for _, text in markdown_sources(ROOT / "notebooks" / "03_hyperparameter_tuning.ipynb")]
     named = set(re.findall(r"python -m gan_helpers\.sweep (\S+\.ipynb)", "\n".join(texts)))
     assert named

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gan_helpers import sweep
+from gan_helpers import params, sweep
 from gan_helpers.compare import compare_runs, format_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,16 +73,16 @@ def test_unknown_parameter_is_refused_before_anything_runs(tmp_path):
 
 
 def test_grid_expansion_and_value_parsing():
-    grid = sweep.parse_assignments(["batch_size=64,256", "lr_g=1e-4"], split_values=True)
+    grid = params.parse_assignments(["batch_size=64,256", "lr_g=1e-4"], split_values=True)
     assert grid == {"batch_size": [64, 256], "lr_g": [1e-4]}
     variants = sweep.expand(grid, {"a": {"preset": "tf_tutorial"}})
     assert list(variants) == ["a_batch_size-64_lr_g-0.0001", "a_batch_size-256_lr_g-0.0001"]
-    assert sweep.parse_assignments(["optimizer=adam"], split_values=False) == {"optimizer": "adam"}
+    assert params.parse_assignments(["optimizer=adam"], split_values=False) == {"optimizer": "adam"}
     # text values split too, and commas inside a tuple or list do not split
-    assert sweep.parse_assignments(["optimizer=adam,rmsprop,sgd"], split_values=True) == \
+    assert params.parse_assignments(["optimizer=adam,rmsprop,sgd"], split_values=True) == \
         {"optimizer": ["adam", "rmsprop", "sgd"]}
-    assert sweep.parse_assignments(["betas_g=(0.5,0.999)"], split_values=True) == {"betas_g": [(0.5, 0.999)]}
-    assert sweep.parse_assignments(["betas_g=(0.5, 0.999),(0.9, 0.999)", "g_channels=[64,32],None"],
+    assert params.parse_assignments(["betas_g=(0.5,0.999)"], split_values=True) == {"betas_g": [(0.5, 0.999)]}
+    assert params.parse_assignments(["betas_g=(0.5, 0.999),(0.9, 0.999)", "g_channels=[64,32],None"],
                                    split_values=True) == \
         {"betas_g": [(0.5, 0.999), (0.9, 0.999)], "g_channels": [[64, 32], None]}
 
@@ -178,11 +178,11 @@ SEED_KNOBS = {  # issue 15: a seed's run is a form edit, and therefore sweepable
 @pytest.mark.parametrize("notebook", list(SEED_KNOBS), ids=lambda p: p.stem)
 def test_the_seeds_knobs_are_in_the_forms_and_sweepable(notebook):
     import gan_helpers as gh
-    params = sweep.notebook_parameters(notebook)
+    params = params.notebook_parameters(notebook)
     for name in SEED_KNOBS[notebook]:
         assert name in params, name
         assert name in gh.RunConfig.__dataclass_fields__, name  # the same name as the config's
-    sweep.check_names(notebook, SEED_KNOBS[notebook])  # accepted by the runner's name check
+    params.check_names(notebook, SEED_KNOBS[notebook])  # accepted by the runner's name check
     grid = {"d_activation": ["relu", "leaky_relu"]} if notebook == NB01 else {"n_critic": [1, 5]}
     assert len(sweep.expand(grid)) == 2
     # the form's defaults build a valid config (None = the preset's value)
@@ -198,11 +198,11 @@ def test_the_seeds_knobs_are_in_the_forms_and_sweepable(notebook):
 
 def test_seed_001s_relu_dropout_comparison_is_a_variant_of_notebook_02():
     nb02 = ROOT / "notebooks" / "02_architecture_variations.ipynb"
-    variants = sweep.notebook_parameters(nb02)["variants"]
+    variants = params.notebook_parameters(nb02)["variants"]
     relu = [v for v in variants.values() if v.get("d_activation") == "relu"]
     assert relu and all(v.get("d_dropout", 0) > 0 for v in relu)
     for v in variants.values():
-        sweep.check_names(NB01, list(v))
+        params.check_names(NB01, list(v))
 
 
 # ---- issue 27: values that round-trip, a timeout, W&B agents ----------------------------------
