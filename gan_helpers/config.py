@@ -418,7 +418,8 @@ PRESETS = {
         d_channels=[64, 128], d_strides=[2, 2], d_kernel=5, d_norm="none",
         d_activation="leaky_relu", d_dropout=0.3, d_dense=[], d_head="dense",
         leaky_slope=0.3, init="glorot"),
-    # The TF-tutorial variations report's "Modified Architecture": 3x3 kernels, refinement convs, Dense(128) in D.
+    # The TF-tutorial variations report's "Modified Architecture": 3x3 kernels, refinement
+    # convs, Dense(128) in D.
     "deeper_3x3": dict(
         g_input="dense", g_channels=[128, 64, 64, 32, 16], g_strides=[2, 1, 2, 1, 1], g_kernel=3,
         g_refine=0, g_norm="batch", g_activation="leaky_relu", upsample="transposed",
@@ -434,7 +435,8 @@ PRESETS = {
         d_activation="leaky_relu", d_dropout=0.0, d_dense=[], d_head="conv",
         leaky_slope=0.2, init="dcgan"),
 }
-# The abstract-art report's architecture variation: the TF tutorial's layers with kernel 8 (strides 1 then 2).
+# The abstract-art report's architecture variation: the TF tutorial's layers with kernel 8
+# (strides 1 then 2).
 PRESETS["kernel8_stride1_2"] = dict(PRESETS["tf_tutorial"], g_kernel=8, d_kernel=8)
 # The WGAN-GP art report's WGAN-GP: dcgan64 with a 1024-wide first layer and an InstanceNorm critic.
 PRESETS["wgan_gp64"] = dict(PRESETS["dcgan64"], g_channels=[1024, 512, 256, 128], d_norm="instance")
