@@ -183,12 +183,24 @@ def fit_images(images, size, channels):
     return images.contiguous()
 
 
+def file_kind(path):
+    """What a file that should have been a folder is, for an error message: '.txt file'."""
+    suffix = path.suffix.lower()
+    if suffix in EXTENSIONS:
+        return f"a single {suffix} image (a GAN needs a folder of them)"
+    return f"a {suffix} file" if suffix else "a file without a suffix"
+
+
 def source_images(src, crop="center", background="white"):
     """The image files prepare_folder will read, after checking its options and the folder."""
     if crop not in ("center", "none"):
         raise ValueError(f"crop={crop!r}: use 'center' or 'none'.")
     if background not in BACKGROUNDS:
         raise ValueError(f"background={background!r}: use 'white' or 'black'.")
+    if src.is_file():
+        raise NotADirectoryError(f"{src} is {file_kind(src)}, not a folder: give the folder that "
+                                 f"holds your images ({', '.join(sorted(EXTENSIONS))}; subfolders "
+                                 f"are searched too).")
     if not src.is_dir():
         raise FileNotFoundError(f"image folder {src} does not exist: set the path to the folder "
                                 f"that holds your images (subfolders are searched too).")
@@ -252,6 +264,11 @@ def load_image_folder(path, size=64):
                                     f"FOLDER {path}, or set data_path to your image folder.")
         images = check_prepared(torch.load(path, weights_only=True), path)
     else:
+        if path.is_file():
+            raise NotADirectoryError(
+                f"data_path={str(path)!r} is {file_kind(path)}, not an image folder. data_path "
+                f"accepts a folder of images ({', '.join(sorted(EXTENSIONS))}; subfolders are "
+                f"searched too) or a .pt file written by data_scripts/prepare_images.py.")
         if not path.is_dir():
             raise FileNotFoundError(
                 f"image folder {path} does not exist: set data_path to the folder of your images "

@@ -91,6 +91,24 @@ def test_missing_and_empty_folders_say_what_to_do(tmp_path):
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_a_file_that_is_neither_a_folder_nor_a_pt_says_what_it_is(tmp_path):
+    """Issue 36: data_path at a notes.txt said "image folder ... does not exist". It exists; it is
+    a file. The message says so, which kind, and what data_path accepts."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my training notes")
+    with pytest.raises(NotADirectoryError) as caught:
+        image_folder.load_image_folder(notes, 64)
+    message = str(caught.value)
+    assert "does not exist" not in message
+    assert "notes.txt" in message and "a .txt file" in message and "not an image folder" in message
+    assert "folder of images" in message and ".png" in message and ".pt file" in message
+    (tmp_path / "cat.png").write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="a single .png image"):
+        image_folder.load_image_folder(tmp_path / "cat.png", 64)
+    with pytest.raises(NotADirectoryError, match="a .txt file, not a folder"):  # prepare_images.py
+        image_folder.prepare_folder(notes, tmp_path / "x.pt", progress=False)
+
+
 def test_celeba_script_prepares_a_manually_downloaded_folder(tmp_path):
     faces = tmp_path / "celeba" / "img_align_celeba"
     faces.mkdir(parents=True)
