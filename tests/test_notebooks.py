@@ -344,6 +344,41 @@ def test_markdown_renders_without_a_lost_backtick(path):
     assert not bad, "\n\n".join(bad)
 
 
+# Colab opens a notebook alone: a relative link (../docs/..., docs/...) leads nowhere there. Links
+# are absolute (https://github.com/<owner>/<repo>/blob/main/<path>, pictures on
+# raw.githubusercontent.com) or anchors in the page (#...).
+LINK_TARGETS = [re.compile(r"\]\(\s*<?([^)\s>]+)"),                         # [text](target "title")
+                re.compile(r"^\s*\[[^\]]+\]:\s*<?(\S+?)>?\s*$", re.M),       # [label]: target
+                re.compile(r"<(?:img|a|source)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]+)", re.I)]
+COURSE_FILE = re.compile(r"https://(?:github\.com/gan-lab-notebooks/gan-lab-notebooks/blob|"
+                         r"raw\.githubusercontent\.com/gan-lab-notebooks/gan-lab-notebooks)/main/([^)#?\s\"'>]+)")
+
+
+def relative_links(markdown):
+    targets = [m.group(1) for pattern in LINK_TARGETS for m in pattern.finditer(markdown)]
+    return [t for t in targets if not re.match(r"(https?://|mailto:|#)", t, re.I)]
+
+
+def test_the_link_check_finds_relative_links():
+    text = ('[a](../docs/x.json) [b](docs/y.md "title") [c](https://example.org/z) [d](#the-data)\n'
+            '<img src="docs/p.png" width=300> <img src="https://raw.githubusercontent.com/o/r/main/p.png">\n'
+            '<a href=notebooks/02.ipynb>02</a>\n[ref]: ../README.md\n')
+    assert relative_links(text) == ["../docs/x.json", "docs/y.md", "../README.md", "docs/p.png", "notebooks/02.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_links_are_absolute(path):
+    """Issue 36: `../docs/results/...` does not resolve in Colab. Every link and picture in a
+    notebook's markdown is an absolute address (or an anchor), and the course's own files it
+    names exist in the repository."""
+    bad = [f"cell {i}: {link}" for i, text in markdown_sources(path) for link in relative_links(text)]
+    assert not bad, "relative links (use https://github.com/gan-lab-notebooks/gan-lab-notebooks/blob/main/<path>):\n" \
+        + "\n".join(bad)
+    missing = [f"cell {i}: {m.group(1)}" for i, text in markdown_sources(path)
+               for m in COURSE_FILE.finditer(text) if not (ROOT / m.group(1)).exists()]
+    assert not missing, "links to files that are not in the repository:\n" + "\n".join(missing)
+
+
 def exercises(markdown):
     """The numbered items under an 'Exercises' heading, up to the next heading as high."""
     items = []
