@@ -1,6 +1,6 @@
 """A notebook's expected results: run it headless at its defaults and keep what it showed.
 
-    python data_scripts/make_gallery.py 01_mnist_dcgan_baseline [-p NAME VALUE ...] [--threads N]
+    python data_scripts/make_gallery.py 01_mnist_dcgan_baseline [-p NAME VALUE ...] [--threads N] [--output-dir DIR]
 
 Runs the notebook through papermill in full mode (GAN_HELPERS_QUICK unset), its run folders in
 a scratch folder, then writes docs/results/<notebook>/:
@@ -11,7 +11,15 @@ a scratch folder, then writes docs/results/<notebook>/:
   results.json       device, CPU, torch version and threads, date, the command, the parameters
                      set, wall seconds, the load average, and per run its epochs, seconds per
                      epoch, final losses and the last value of every quality metric.
-<run> is empty for a notebook with one run and "<label>_" otherwise. `-p` values are read as
+<run> is empty for a notebook with one run and "<label>_" otherwise. A sweep over seeds (notebooks
+02 and 03) keeps the pictures of its first seed's runs, one per variant, and adds:
+  seeds.png          each variant's mean over the seeds with error bars (gh.compare.plot_seed_summary)
+  results.json       "by_variant" (mean, spread, each seed's value, agreement with the baseline) and
+                     "claims" (gan_helpers/lessons.py's claims, checked seed by seed).
+--output-dir keeps the run folders there instead of a scratch folder; run folders that finished
+with the same parameters (data_scripts/lesson_acceptance.py's, with --out and --name set to the
+notebook's output_dir/sweeps and experiment) are then reused, not trained again, and results.json
+gives the runs' own seconds. `-p` values are read as
 Python literals where they parse (`-p epochs 5`, `-p d_channels "[4, 8]"`), else as text.
 --quick runs quick mode (the test does, into its own --out). The gallery must stay small (10 MB for all notebooks): the script says when it does not.
 """
@@ -39,6 +47,8 @@ import torch  # noqa: E402
 import gan_helpers as gh  # noqa: E402
 from gan_helpers.runs import epoch_files  # noqa: E402
 from gan_helpers.viz import make_gif  # noqa: E402
+from gan_helpers.compare import plot_seed_summary, seed_summary  # noqa: E402
+from gan_helpers.lessons import CLAIMS, check_claims  # noqa: E402
 from gan_helpers.params import find_notebook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +86,33 @@ def label_of(run_dir, root, stem):
     label = re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts)).strip("-")
     label = re.sub(r"run-\d{8}-\d{6}", "run", label)  # a run named by its start time: the date is in results.json
     return label[len(stem):].lstrip("_-") if label.startswith(stem) and label != stem else label
+
+
+def seeded_sweeps(root):
+    """The rows (summary.json) of every sweep over seeds under root."""
+    sweeps = {}
+    for path in Path(root).rglob("summary.json"):
+        rows = json.loads(path.read_text())
+        if rows and all("seed" in r for r in rows):
+            sweeps[path.parent] = rows
+    return sweeps
+
+
+def seed_results(sweeps, out, stem):
+    """results.json's by_variant and claims of the sweeps over seeds, seeds.png; and the first
+    seed's run folders, whose pictures are kept."""
+    results, first_runs = {}, set()
+    for sweep_dir, rows in sweeps.items():
+        by_variant = seed_summary(rows)
+        plot_seed_summary(by_variant, show=False, save_to=out / "seeds.png")
+        results["by_variant"] = [{k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+                                 for r in by_variant]
+        if stem in CLAIMS:
+            results["claims"] = check_claims(stem, rows)
+        results["runs_seconds"] = {r["run"]: round(r["run_seconds"], 1) for r in rows if r.get("run_seconds")}
+        first = min(r["seed"] for r in rows)
+        first_runs |= {Path(r["run_dir"]).resolve() for r in rows if r["seed"] == first and r.get("run_dir")}
+    return results, first_runs
 
 
 def small_gif(frames, path):
@@ -143,6 +180,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=0, help="torch threads in the kernel (0: torch's default)")
     p.add_argument("--out", default=str(ROOT / "docs" / "results"))
     p.add_argument("--quick", action="store_true", help="quick mode: proves the script, shows no lesson")
+    p.add_argument("--output-dir", help="keep the run folders here (and reuse those that finished) "
+                                        "instead of a scratch folder")
     args = p.parse_args(argv)
     notebook = find_notebook(args.notebook if args.notebook.endswith(".ipynb") else args.notebook + ".ipynb")
     params = {name: literal(value) for name, value in args.parameter}
@@ -151,17 +190,21 @@ def main(argv=None):
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
+        outputs = Path(args.output_dir).resolve() if args.output_dir else scratch / "outputs"
         load_before, started = os.getloadavg(), time.perf_counter()
         pm.execute_notebook(str(notebook), str(scratch / notebook.name), cwd=str(ROOT),
-                            parameters={**params, "output_dir": str(scratch / "outputs")},
+                            parameters={**params, "output_dir": str(outputs)},
                             progress_bar=False)
         seconds = time.perf_counter() - started
-        runs = run_folders(scratch / "outputs")
+        runs = run_folders(outputs)
         if not runs:
             raise SystemExit(f"{notebook.name} wrote no run folder under output_dir: nothing to show")
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        labels = [label_of(r, scratch / "outputs", notebook.stem) for r in runs]
+        seeded, first_runs = seed_results(seeded_sweeps(outputs), out, notebook.stem)
+        if first_runs:  # a sweep over seeds: the pictures of one seed, one run per variant
+            runs = [r for r in runs if r.resolve() in first_runs]
+        labels = [label_of(r, outputs, notebook.stem) for r in runs]
         prefixes = [""] if len(runs) == 1 else [f"{label}_" for label in labels]
         rows = gh.compare_runs(runs, labels=labels, show=False,
                                save_to=out / "comparison.png" if len(runs) > 1 else None)
@@ -177,6 +220,7 @@ def main(argv=None):
                      for label, r, row, prefix in zip(labels, runs, rows, prefixes)}}
         if len(runs) > 1:
             results["comparison"] = "comparison.png"
+        results.update(seeded)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     total = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
     print(snippet(results, notebook.stem))

@@ -22,6 +22,7 @@ from .experiments import (LESSON_ROLES, mnist_lesson_configs, results_table, run
                           train_augmentation_variants, train_mnist_lesson, train_stacked_mnist,
                           train_variants)
 from .image_folder import folder_or_demo, skipped_files
+from .lessons import check_claims, claims_table
 from .metrics import (class_histogram, critic_grad_norms, fid_samples, folder_metrics,
                       image_metrics, nearest_neighbours, stacked_modes)
 from .models import build_models, generate, interpolate

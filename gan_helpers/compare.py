@@ -4,14 +4,24 @@ Reads only what every run writes (hyperparameters.json, training_metrics.json, i
 so it works the same for runs of one notebook, a sweep, or runs from last week.
 """
 import json
+import statistics
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 from PIL import Image
 
+from .config import RunConfig
+from .data import load_dataset
 from .metrics import METRIC_NAMES as METRICS
-from .runs import epoch_files, load_run
+from .metrics import upsampling_power
+from .runs import epoch_files, load_run, samples_of
 from .viz import epoch_axis, finish, step_curve
+
+# What a sweep with seeds compares by default: quality, coverage, the checkerboard, the price
+SEED_METRICS = ("fid", "class_coverage", "checkerboard", "s_per_step")
+# Lower is better for these; for the others (class_coverage) higher is
+LOWER_IS_BETTER = {"fid", "kid", "class_kl", "checkerboard", "s_per_step", "s_per_epoch",
+                   "g_loss_jitter", "stacked_kl"}
 
 
 def _last(values):
@@ -25,6 +35,37 @@ def seconds_per_epoch(history):
     seconds = history["epoch_seconds"]
     steady = seconds[1:] if len(seconds) > 1 else seconds
     return sum(steady) / len(steady) if steady else None
+
+
+def step_numbers(history):
+    """g_steps (G updates in all), s_per_step (training seconds per G step, every epoch counted)
+    and g_loss_jitter: how far G's loss moves from one step to the next in the last epoch (the
+    spread of its step-to-step changes), the number behind a "jumpy" curve."""
+    steps = [values or [] for values in history.get("step_g_loss") or []]
+    g_steps = sum(len(values) for values in steps)
+    if not g_steps:
+        return {}
+    last = steps[-1]
+    changes = [b - a for a, b in zip(last, last[1:])]
+    return {"g_steps": g_steps, "s_per_step": sum(history["epoch_seconds"]) / g_steps,
+            "g_loss_jitter": statistics.pstdev(changes) if len(changes) > 1 else None}
+
+
+def checkerboard_of_runs(run_dirs, n=1000):
+    """{run folder: checkerboard score} of image runs: metrics.upsampling_power of n fresh samples
+    of the run's generator over that of n of its training images (1 = as clean as the data;
+    notebook 02 shows the spectra). 2D runs are left out."""
+    references, scores = {}, {}
+    for run_dir in map(Path, run_dirs):
+        cfg = RunConfig.from_json(run_dir / "hyperparameters.json")
+        if cfg.is_points:
+            continue
+        key = (cfg.dataset, cfg.data_path, cfg.image_size, cfg.channels)
+        if key not in references:  # the training images' own power, once per data set
+            real = load_dataset(cfg.replace(max_images=n, augment="none")).images[:n]
+            references[key] = upsampling_power(real)
+        scores[str(run_dir)] = upsampling_power(samples_of(run_dir, n=n, seed=0)) / references[key]
+    return scores
 
 
 def compare_runs(run_dirs, labels=None, show=True, save_to=None):
@@ -44,7 +85,7 @@ def compare_runs(run_dirs, labels=None, show=True, save_to=None):
         row = {"run": label, **{k: info["config"].get(k) for k in differ},
                "epochs": len(history["epoch"]),
                "d_loss": _last(history["d_loss"]), "g_loss": _last(history["g_loss"]),
-               "s_per_epoch": seconds_per_epoch(history)}
+               "s_per_epoch": seconds_per_epoch(history), **step_numbers(history)}
         if info.get("parameters"):
             row["params_G"], row["params_D"] = info["parameters"]
         row.update({m: _last(history[m]) for m in METRICS if m in history})
@@ -97,3 +138,92 @@ def format_table(rows, columns=None):
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+# ---- several seeds per variant -----------------------------------------------------------------
+
+def seed_summary(rows, metrics=None, baseline=None):
+    """Runs (rows with 'variant', 'seed', 'status' and numbers) -> one row per variant: its seeds,
+    and per metric the mean, the spread (sample standard deviation; 0 for one seed), each seed's
+    value, the difference of means from the baseline (the first variant unless named) and
+    whether every seed agrees on that difference's direction (seed by seed, the same seed of
+    each variant: True, False, or None with fewer than two seeds in common)."""
+    done = [r for r in rows if r.get("status", "finished") == "finished" and r.get("seed") is not None]
+    variants = list(dict.fromkeys(r["variant"] for r in done))
+    if not variants:
+        return []
+    metrics = metrics or [m for m in (*SEED_METRICS, *METRICS, "g_loss_jitter")
+                          if any(r.get(m) is not None for r in done)]
+    per_seed = {v: {m: {r["seed"]: r[m] for r in done if r["variant"] == v and r.get(m) is not None}
+                    for m in metrics} for v in variants}
+    base = baseline or variants[0]
+    out = []
+    for v in variants:
+        row = {"variant": v, "seeds": sorted({r["seed"] for r in done if r["variant"] == v})}
+        for m in metrics:
+            values = per_seed[v][m]
+            if not values:
+                continue
+            row[m] = statistics.fmean(values.values())
+            row[f"{m}_sd"] = statistics.stdev(values.values()) if len(values) > 1 else 0.0
+            row[f"{m}_per_seed"] = values
+            if v != base and per_seed[base][m]:
+                row[f"{m}_diff"] = row[m] - statistics.fmean(per_seed[base][m].values())
+                row[f"{m}_agree"] = agrees(values, per_seed[base][m])
+        out.append(row)
+    return out
+
+
+def agrees(values, base_values):
+    """True when, seed by seed, values differ from base_values in the same direction on every
+    seed both have (at least two); False when the seeds disagree; None with fewer seeds."""
+    common = sorted(set(values) & set(base_values))
+    signs = {(values[s] > base_values[s]) - (values[s] < base_values[s]) for s in common}
+    return None if len(common) < 2 else signs in ({1}, {-1})
+
+
+def verdict(agree):
+    return {True: "holds on every seed", False: "within seed noise", None: "one seed"}[agree]
+
+
+def format_seed_table(by_variant, metrics=SEED_METRICS):
+    """Two markdown tables: each variant's mean ± spread over its seeds, then each variant's
+    difference from the baseline (the first row) and whether it holds on every seed."""
+    metrics = [m for m in metrics if any(m in row for row in by_variant)]
+    if not by_variant or not metrics:
+        return "(no finished runs with seeds)"
+
+    def mean_sd(row, m):
+        return "" if m not in row else f"{row[m]:.3g} ± {row[m + '_sd']:.2g}"
+
+    def diff(row, m):
+        return "" if f"{m}_diff" not in row else f"{row[m + '_diff']:+.3g}, {verdict(row[m + '_agree'])}"
+
+    head = ["| variant | seeds | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
+    means = [f"| {r['variant']} | {len(r['seeds'])} | " + " | ".join(mean_sd(r, m) for m in metrics) + " |"
+             for r in by_variant]
+    diffs = [f"| {r['variant']} | {len(r['seeds'])} | " + " | ".join(diff(r, m) for m in metrics) + " |"
+             for r in by_variant[1:]]
+    base = by_variant[0]["variant"]
+    return "\n".join(["Mean ± spread (standard deviation) over the seeds:", "", *head, *means, "",
+                      f"Difference from {base} (mean over seeds), and whether every seed agrees:", "",
+                      *head, *diffs])
+
+
+def plot_seed_summary(by_variant, metrics=SEED_METRICS, show=True, save_to=None):
+    """One panel per metric: each variant's mean over its seeds (bar), its spread (error bar,
+    one standard deviation) and each seed's own value (dots)."""
+    metrics = [m for m in metrics if any(m in row for row in by_variant)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3.8), squeeze=False)
+    names = [r["variant"] for r in by_variant]
+    for ax, m in zip(axes[0], metrics):
+        for i, row in enumerate(by_variant):
+            if m not in row:
+                continue
+            ax.bar(i, row[m], yerr=row[m + "_sd"], capsize=4, color="C0", alpha=0.45)
+            values = list(row[m + "_per_seed"].values())
+            ax.scatter([i] * len(values), values, color="k", s=10, zorder=3)
+        ax.set_title(f"{m} ({'lower' if m in LOWER_IS_BETTER else 'higher'} is better)", fontsize=9)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    return finish(fig, save_to, show)

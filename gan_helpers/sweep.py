@@ -1,14 +1,16 @@
 """Run a notebook once per variant, headless, and compare the variants in one table.
 
     python -m gan_helpers.sweep notebooks/01_mnist_dcgan_baseline.ipynb \\
-        --grid batch_size=64,256 --grid lr_g=1e-4,2e-4 --set epochs=10 [--quick] [--jobs 2]
+        --grid batch_size=64,256 --grid lr_g=1e-4,2e-4 --set epochs=10 [--seeds 1 2 3] [--quick] [--jobs 2]
 
 Each variant runs through papermill in its own process and kernel (no memory creeping
 across variants), into its own run folder <out>/<name>/<variant>/ with the executed notebook
 and papermill's log beside the results. Parameter names are checked against the notebook's
 `parameters` cell before anything runs (papermill itself only warns). A failed variant is
 recorded and the others go on; finished variants are skipped when the same sweep is run
-again. At the end: summary.csv, summary.md and comparison.png.
+again. At the end: summary.csv, summary.md and comparison.png; with --seeds every variant runs
+once per seed, and by_variant.md gives each variant's mean and spread over the seeds, and
+whether its difference from the first (baseline) variant holds on every seed.
 
 `--wandb-sweep` writes a W&B sweep file instead, whose command is `gan-lab-sweep agent
 NOTEBOOK --name=value ...` (the console script of `python -m gan_helpers.sweep`), for
@@ -35,7 +37,8 @@ import psutil
 import yaml
 from tqdm.auto import tqdm
 
-from .compare import compare_runs, format_table
+from .compare import (SEED_METRICS, checkerboard_of_runs, compare_runs, format_seed_table, format_table,
+                      plot_seed_summary, seed_summary)
 from .data import prepare_datasets
 from .env import CACHE_ENV, DATA_ENV, cache_dir, data_dir, in_notebook, output_root, quick_mode
 from .params import (check_names, find_notebook, notebook_parameters, parse_assignments,
@@ -67,43 +70,90 @@ def _slug(value):
 @dataclass
 class SweepResult:
     path: Path
-    rows: list
+    rows: list              # one per run: its variant, its seed (with seeds), status and numbers
+    by_variant: list = None  # with seeds: one per variant, mean and spread over its seeds
 
     @property
     def failed(self):
         return [r for r in self.rows if r["status"] != "finished"]
 
+    def runs(self, seed=None):
+        """{variant: run folder} of the finished runs of one seed (the first unless given): one
+        run per variant, as the comparison figure shows them."""
+        done = [r for r in self.rows if r["status"] == "finished"]
+        seeds = sorted({r["seed"] for r in done if r.get("seed") is not None})
+        seed = seed if seed is not None else (seeds[0] if seeds else None)
+        return {r["variant"]: r["run_dir"] for r in done if r.get("seed") == seed}
+
     def table(self, columns=None):
         return format_table(self.rows, columns)
 
-    def show(self):
-        """The comparison figure of the finished variants (curves + last samples)."""
+    def seed_table(self, metrics=SEED_METRICS):
+        """With seeds: each variant's mean ± spread, and its difference from the baseline
+        (the first variant) with whether every seed agrees on its direction."""
+        return format_seed_table(self.by_variant, metrics)
+
+    def show(self, metrics=SEED_METRICS):
+        """The comparison figure of the finished runs (curves + last samples); with seeds, the
+        first seed's runs and a second figure: each metric's mean per variant with error bars."""
         done = [r for r in self.rows if r["status"] == "finished"]
+        if self.by_variant:
+            first = min(r["seed"] for r in done)
+            done = [r for r in done if r["seed"] == first]
+            plot_seed_summary(self.by_variant, metrics)
         return compare_runs([r["run_dir"] for r in done], labels=[r["variant"] for r in done])
 
 
-def run_sweep(notebook, grid=None, variants=None, sets=None, quick=None, jobs=1,
-              out="outputs/sweeps", name=None, progress=True, timeout=None, use_drive=False):
+def run_sweep(notebook, grid=None, variants=None, sets=None, seeds=None, quick=None, jobs=1,
+              out="outputs/sweeps", name=None, progress=True, timeout=None, use_drive=False,
+              quick_seeds=1):
     """Run every variant of `notebook`; returns a SweepResult (rows + the sweep folder).
 
     grid: {name: [values]} (cartesian product); variants: {variant: {name: value}};
-    sets: {name: value} for every variant; quick: True/False sets GAN_HELPERS_QUICK for the
-    kernels, None inherits it; jobs: variants run at once (one GPU each when there are several);
-    timeout: seconds one cell of a variant may run before that variant is recorded as failed
-    (None: no limit); use_drive: on Colab, the sweep folder on Google Drive (as a notebook's runs).
+    sets: {name: value} for every variant; seeds: run every variant once per seed (runs named
+    <variant>_seed-<seed>), and compare variants by their mean and spread over the seeds;
+    quick: True/False sets GAN_HELPERS_QUICK for the kernels, None inherits it; quick mode keeps
+    the first `quick_seeds` seeds; jobs: runs at once (one GPU each when there are several; on a
+    CPU each kernel gets its share of the cores); timeout: seconds one cell of a run may take
+    before that run is recorded as failed (None: no limit); use_drive: on Colab, the sweep folder
+    on Google Drive (as a notebook's runs).
     """
     notebook = find_notebook(notebook)
     variants = expand(grid, variants)
     sets = dict(sets or {})
-    check_names(notebook, set(sets) | {k for v in variants.values() for k in v})
+    seeds = seeds_to_run(seeds, quick, quick_seeds)
+    check_names(notebook, set(sets) | {k for v in variants.values() for k in v} | ({"seed"} if seeds else set()))
     name = name or f"{notebook.stem[:2]}-{_digest(variants, sets)}"
+    groups = {v: (v, None) for v in variants}  # run name -> (variant, seed)
+    if seeds:  # every variant once per seed: the same names a grid over `seed` gives
+        groups = {f"{v}_seed-{_slug(s)}": (v, s) for v in variants for s in seeds}
+        variants = expand({"seed": seeds}, variants)
     # resolved here: a variant's kernel is a fresh process that cannot see Colab or Drive itself
     root = output_root(out, use_drive).resolve()
     sweep_dir = root / name
     (sweep_dir / "status").mkdir(parents=True, exist_ok=True)
     with sweep_lock(sweep_dir):  # one sweep at a time per folder
-        return _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress,
-                           timeout)
+        result = _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress,
+                             timeout, groups)
+    if seeds:
+        result.by_variant = seed_summary(result.rows)
+        (sweep_dir / "by_variant.md").write_text(result.seed_table() + "\n")
+    return result
+
+
+def seeds_to_run(seeds, quick=None, quick_seeds=1):
+    """The seeds as a list (None: no seeds of the sweep's own); quick mode keeps the first
+    `quick_seeds`, saying so: quick mode proves the code, it measures nothing."""
+    if seeds is None:
+        return None
+    if isinstance(seeds, int) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
+        raise ValueError(f"seeds={seeds!r} must be a list of whole numbers >= 0, e.g. [1, 2, 3].")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r} repeats a seed: each seed once.")
+    if quick_mode(variant_env(quick)) and len(seeds) > quick_seeds:
+        print(f"Quick mode: seed{'s' if quick_seeds > 1 else ''} {seeds[:quick_seeds]} of {seeds} only.")
+        return list(seeds[:quick_seeds])
+    return list(seeds)
 
 
 def variant_env(quick=None):
@@ -119,8 +169,9 @@ def variant_env(quick=None):
     return env
 
 
-def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress, timeout):
-    env = variant_env(quick)
+def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, progress, timeout,
+                groups):
+    env = cpu_share(variant_env(quick), jobs)
     mode = "quick" if quick_mode(env) else "full"
 
     def params_of(variant):
@@ -139,17 +190,28 @@ def _run_locked(notebook, variants, sets, quick, jobs, root, name, sweep_dir, pr
     started = []  # the variants a worker has taken, for the Ctrl-C summary
     try:
         _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, f"sweep {name}",
-                     progress, started, timeout)
+                     progress, started, timeout,
+                     wandb_groups={run: f"{name}/{variant}" for run, (variant, _) in groups.items()})
     except KeyboardInterrupt:  # Ctrl-C: say where things stand, then stop as asked
         print(interrupted_summary(sweep_dir, variants, todo, started, done), file=sys.stderr)
         raise
-    return summarise(sweep_dir, variants)
+    return summarise(sweep_dir, variants, groups)
+
+
+def cpu_share(env, jobs):
+    """With several runs at once on a CPU, each kernel gets its share of the cores (torch
+    would give each all of them, and they would fight over the cores); on a GPU or when the
+    thread count is set already, the environment as it is."""
+    if jobs > 1 and not _gpu_ids(env) and "OMP_NUM_THREADS" not in env:
+        env = {**env, "OMP_NUM_THREADS": str(max((os.cpu_count() or 1) // jobs, 1))}
+    return env
 
 
 def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, progress, started,
-                 timeout=None):
+                 timeout=None, wandb_groups=None):
     """The variants in `todo`, `jobs` at once; with several GPUs each running one holds one.
-    Each variant is appended to `started` as a worker takes it."""
+    Each variant is appended to `started` as a worker takes it. wandb_groups: {run: W&B group},
+    so W&B shows a variant's seeds as one group."""
     jobs = max(int(jobs), 1)
     if jobs > 1 and todo:  # download once here, not in several kernels at once
         defaults = notebook_parameters(notebook)
@@ -168,6 +230,8 @@ def _run_in_pool(notebook, sweep_dir, todo, params_of, env, mode, jobs, desc, pr
         job_env = dict(env)
         if gpu is not None:
             job_env["CUDA_VISIBLE_DEVICES"] = gpu
+        if wandb_groups:  # read by wandb_log.start in the variant's kernel
+            job_env["WANDB_RUN_GROUP"] = wandb_groups[variant]
         try:
             _run_variant(notebook, sweep_dir, variant, params_of(variant), job_env, mode,
                          timeout=timeout)
@@ -422,25 +486,43 @@ def _error_line(executed, log):
     return lines[-1] if lines else "papermill failed before running the notebook"
 
 
-def summarise(sweep_dir, variants):
-    """summary.csv, summary.md and comparison.png for the sweep; returns the result."""
+def summarise(sweep_dir, variants, groups=None):
+    """summary.csv, summary.md and comparison.png for the sweep; returns the result. groups:
+    {run: (variant, seed)} when every variant ran once per seed (rows then name both, and the
+    figure shows the first seed's runs, one per variant)."""
+    groups = groups or {v: (v, None) for v in variants}
     statuses = {v: _status(sweep_dir, v) for v in variants}
     finished = [v for v, s in statuses.items() if s.get("status") == "finished"
                 and (sweep_dir / v / "training_metrics.json").is_file()]
-    compared = {}
+    compared, first_seed = {}, min((groups[v][1] for v in finished if groups[v][1] is not None), default=None)
     if finished:
-        rows = compare_runs([sweep_dir / v for v in finished], labels=finished, show=False,
-                            save_to=sweep_dir / "comparison.png")
+        rows = compare_runs([sweep_dir / v for v in finished], labels=finished, show=False)
         compared = {r["run"]: r for r in rows}
+        checkerboard = checkerboard_of_runs([sweep_dir / v for v in finished])
+        for v in finished:
+            compared[v]["checkerboard"] = checkerboard.get(str(sweep_dir / v))
+        shown = [v for v in finished if groups[v][1] == first_seed]
+        compare_runs([sweep_dir / v for v in shown], labels=[groups[v][0] for v in shown], show=False,
+                     save_to=sweep_dir / "comparison.png")
     rows = []
     for v, s in statuses.items():
-        row = {"variant": v, **variants[v], "status": s.get("status", "not run")}
-        extra = {k: x for k, x in compared.get(v, {}).items() if k not in ("run", "run_dir")
-                 and k not in variants[v]}
-        row.update(extra)
+        variant, seed = groups[v]
+        row = {"run": v, "variant": variant, **({"seed": seed} if seed is not None else {}),
+               **variants[v], "status": s.get("status", "not run")}
+        row.update({k: x for k, x in compared.get(v, {}).items() if k not in ("run", "run_dir")
+                    and k not in variants[v]})
         row["error"] = s.get("error")
+        row["run_seconds"] = s.get("seconds")  # the whole notebook run: start-up, training, evaluation
         row["run_dir"] = s.get("run_dir")
         rows.append(row)
+    write_summary(sweep_dir, rows)
+    return SweepResult(sweep_dir, rows)
+
+
+def write_summary(sweep_dir, rows):
+    """summary.csv (every column), summary.json (the same, numbers as numbers) and summary.md
+    (the table) of the sweep's runs."""
+    (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=1, default=str) + "\n")
     columns = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -450,8 +532,9 @@ def summarise(sweep_dir, variants):
         writer.writerows(rows)
     (sweep_dir / "summary.md").write_text(
         format_table(rows) + "\n\ns_per_epoch: mean seconds per epoch, epoch 1 (warm-up) left out "
-        "when a run has more than one epoch.\n")
-    return SweepResult(sweep_dir, rows)
+        "when a run has more than one epoch. s_per_step: training seconds per G step, every epoch "
+        "counted. checkerboard: the samples' spectral power where a stride-2 upsampling leaves its "
+        "grid, over the training images' own (1 = as clean as the data).\n")
 
 
 # ---- W&B Sweeps --------------------------------------------------------------------------------
@@ -541,12 +624,16 @@ def main(argv=None):
             return 0
         if args.quick:
             os.environ["GAN_HELPERS_QUICK"] = "1"
-        result = run_sweep(args.notebook, grid=grid, sets=sets, jobs=args.jobs, out=args.out,
-                           name=args.name, quick=True if args.quick else None, timeout=args.timeout)
+        result = run_sweep(args.notebook, grid=grid, sets=sets, seeds=args.seeds, jobs=args.jobs,
+                           out=args.out, name=args.name, quick=True if args.quick else None,
+                           timeout=args.timeout, quick_seeds=len(args.seeds or []) if args.all_seeds else 1)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(result.table(["variant", *grid, "status", "d_loss", "g_loss", "s_per_epoch", "error"]))
+    print(result.table(["run", *grid, *(["seed"] if args.seeds else []), "status", "d_loss", "g_loss",
+                        "s_per_epoch", "error"]))
+    if result.by_variant:
+        print("\nBy variant, over the seeds:\n" + result.seed_table())
     print(f"\nSummary: {result.path / 'summary.md'}")
     if result.failed:
         print(f"{len(result.failed)} of {len(result.rows)} variants failed.", file=sys.stderr)
@@ -574,7 +661,10 @@ def argument_parser():
     p.add_argument("notebook")
     p.add_argument("--grid", action="append", help="name=v1,v2,... (repeat for a product)")
     p.add_argument("--set", action="append", dest="sets", help="name=value for every variant")
-    p.add_argument("--quick", action="store_true", help="quick mode in every kernel")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="run every variant once per seed and compare by mean and spread")
+    p.add_argument("--quick", action="store_true", help="quick mode in every kernel (first seed only)")
+    p.add_argument("--all-seeds", action="store_true", help="in quick mode too, every seed")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="outputs/sweeps")
     p.add_argument("--name")

@@ -82,7 +82,9 @@ def start(run, run_id):
     if key and not os.environ.get("WANDB_API_KEY"):
         os.environ["WANDB_API_KEY"] = key  # Colab Secrets -> this process only
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(project=run.cfg.wandb_project, group=run.experiment, name=run.name,
+    # a sweep's runs: one group per variant, its seeds side by side (sweep.py sets the name)
+    group = os.environ.get("WANDB_RUN_GROUP") or run.experiment
+    return wandb.init(project=run.cfg.wandb_project, group=group, name=run.name,
                       dir=str(run.path), config=run.cfg.to_dict(), mode=run.wandb_mode,
                       id=run_id, resume="allow" if run_id else None, reinit="finish_previous",
                       settings=wandb.Settings(console="off"))

@@ -178,15 +178,15 @@ SEED_KNOBS = {  # issue 15: a seed's run is a form edit, and therefore sweepable
 @pytest.mark.parametrize("notebook", list(SEED_KNOBS), ids=lambda p: p.stem)
 def test_the_seeds_knobs_are_in_the_forms_and_sweepable(notebook):
     import gan_helpers as gh
-    params = params.notebook_parameters(notebook)
+    form = params.notebook_parameters(notebook)
     for name in SEED_KNOBS[notebook]:
-        assert name in params, name
+        assert name in form, name
         assert name in gh.RunConfig.__dataclass_fields__, name  # the same name as the config's
     params.check_names(notebook, SEED_KNOBS[notebook])  # accepted by the runner's name check
     grid = {"d_activation": ["relu", "leaky_relu"]} if notebook == NB01 else {"n_critic": [1, 5]}
     assert len(sweep.expand(grid)) == 2
     # the form's defaults build a valid config (None = the preset's value)
-    values = {k: v for k, v in params.items() if k in gh.RunConfig.__dataclass_fields__}
+    values = {k: v for k, v in form.items() if k in gh.RunConfig.__dataclass_fields__}
     values.pop("data_path", None)
     if notebook == NB05:
         values["dataset"] = "mnist"; values["image_size"] = 28; values["channels"] = 1

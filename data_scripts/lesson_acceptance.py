@@ -1,0 +1,84 @@
+"""A lesson's claims on any seeds: run the lesson's own default grid once per seed, check every claim.
+
+    python data_scripts/lesson_acceptance.py 02_architecture_variations --seeds 4 5 6 --json 02.json [--jobs 2]
+
+The grid is the notebook's parameters cell as committed (its `variants` or `grid`, and `sets`),
+run through notebook 01 by gh.run_sweep, exactly as the notebook runs it, in full mode; only the
+seeds are the ones given. The claims are gan_helpers/lessons.py's. Prints the table by variant
+(mean ± spread over the seeds) and the claims, and writes JSON:
+
+    {"notebook": ..., "settings": {...}, "seeds": [...],
+     "variants": {VARIANT: {SEED: {METRIC: value, ..., "seconds": s, "g_steps": n}}},
+     "claims": [{"text": ..., "a": ..., "b": ..., "metric": ..., "direction": ">"|"<",
+                 "per_seed": {SEED: [a_value, b_value]}, "mean": [a, b], "spread": [a, b],
+                 "holds": true|false}]}
+
+Runs go to <out>/sweeps/<the notebook's experiment>-seeds-<seeds>/; a run that finished with the
+same parameters is not run again, so an interrupted acceptance run resumes where it stopped.
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.pop("GAN_HELPERS_QUICK", None)  # acceptance numbers are full-mode numbers
+
+import torch  # noqa: E402
+
+import gan_helpers as gh  # noqa: E402
+from gan_helpers.compare import SEED_METRICS  # noqa: E402
+from gan_helpers.lessons import check_claims, claims_table, seed_values  # noqa: E402
+from gan_helpers.params import find_notebook, notebook_parameters  # noqa: E402
+
+METRICS = (*SEED_METRICS, "class_kl", "g_loss_jitter")
+
+
+def run_lesson(notebook, seeds, out, jobs, name=None):
+    """The lesson's default grid under `seeds`: the sweep's result."""
+    form = notebook_parameters(notebook)
+    if "seeds" not in form:
+        raise SystemExit(f"{notebook.name} has no `seeds` in its form: lessons with claims run a grid "
+                         f"over seeds (notebooks 02 and 03).")
+    return gh.run_sweep("01_mnist_dcgan_baseline.ipynb", grid=form.get("grid"), variants=form.get("variants"),
+                        sets=form.get("sets"), seeds=seeds, jobs=jobs, out=f"{out}/sweeps",
+                        name=name or f"{form['experiment']}-seeds-{'-'.join(map(str, seeds))}",
+                        progress=False)
+
+
+def settings(notebook, args, seconds):
+    form = notebook_parameters(notebook)
+    return {"grid": form.get("grid"), "variants": form.get("variants"), "sets": form.get("sets"),
+            "jobs": args.jobs, "device": str(gh.env.pick_device()), "cpu": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+            "wall_seconds": round(seconds, 1),
+            "command": "python data_scripts/lesson_acceptance.py " + " ".join(sys.argv[1:])}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("notebook", help="02_architecture_variations or 03_hyperparameter_tuning")
+    p.add_argument("--seeds", type=int, nargs="+", required=True)
+    p.add_argument("--json", required=True, help="where to write the results")
+    p.add_argument("--jobs", type=int, default=2, help="runs at once (default 2: one per core here)")
+    p.add_argument("--out", default="outputs/acceptance", help="the sweep folder's parent")
+    p.add_argument("--name", help="the sweep folder's name (default: <experiment>-seeds-<seeds>)")
+    args = p.parse_args(argv)
+    notebook = find_notebook(args.notebook if args.notebook.endswith(".ipynb") else args.notebook + ".ipynb")
+    started = time.perf_counter()
+    result = run_lesson(notebook, args.seeds, args.out, args.jobs, args.name)
+    checked = check_claims(notebook.stem, result.rows)
+    out = {"notebook": notebook.name, "settings": settings(notebook, args, time.perf_counter() - started),
+           "seeds": args.seeds, "variants": seed_values(result.rows, METRICS), "claims": checked,
+           "failed": [{"run": r["run"], "error": r["error"]} for r in result.failed]}
+    Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
+    print(result.seed_table(METRICS), "\n\nClaims:\n" + claims_table(checked), sep="")
+    held = sum(c["holds"] for c in checked)
+    print(f"\n{held} of {len(checked)} claims hold on every seed of {args.seeds}; wrote {args.json}")
+    return 1 if result.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

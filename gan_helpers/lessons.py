@@ -1,0 +1,92 @@
+"""Each lesson's claims as data: the sentences a notebook says about its own grid, each naming
+two variants, a metric and a direction, checked seed by seed.
+
+A lesson's grid is its notebook's parameters cell (the variants, `sets` and `seeds` a student
+sees and edits); its claims are here. The notebook checks them on the runs it just made
+(`gh.check_claims`), and `data_scripts/lesson_acceptance.py` runs the same grid on any seeds and
+checks them again: a claim "holds" only when it holds on every seed.
+"""
+import statistics
+from dataclasses import asdict, dataclass
+
+from .compare import format_table
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str       # the sentence the notebook says
+    a: str          # a variant of the lesson's grid
+    b: str          # the variant it is compared with
+    metric: str     # a column of the sweep's rows: fid, class_coverage, checkerboard, s_per_step, ...
+    direction: str  # ">": a's value above b's on every seed; "<": below
+
+
+CLAIMS = {
+    "02_architecture_variations": (),
+    "03_hyperparameter_tuning": (),
+}
+
+
+def lesson_claims(lesson):
+    """The claims of a lesson (its notebook's name, with or without .ipynb)."""
+    name = str(lesson).rsplit("/", 1)[-1].removesuffix(".ipynb")
+    if name not in CLAIMS:
+        raise ValueError(f"no claims for {lesson!r}: lessons with claims are {', '.join(CLAIMS)}.")
+    return CLAIMS[name]
+
+
+def seed_values(rows, metrics):
+    """A sweep's rows -> {variant: {seed: {metric: value}}} of its finished runs, with each run's
+    training seconds and G steps."""
+    values = {}
+    for row in rows:
+        if row.get("status") != "finished" or row.get("seed") is None:
+            continue
+        numbers = {m: row[m] for m in metrics if row.get(m) is not None}
+        if row.get("g_steps"):
+            numbers.update(seconds=row["s_per_step"] * row["g_steps"], g_steps=row["g_steps"])
+        values.setdefault(row["variant"], {})[row["seed"]] = numbers
+    return values
+
+
+def check_claim(claim, values):
+    """One claim against {variant: {seed: {metric: value}}}: each seed's pair of values, their
+    means and spreads, and whether it holds on every seed that ran both variants."""
+    a, b = values.get(claim.a, {}), values.get(claim.b, {})
+    seeds = sorted(s for s in a if s in b and claim.metric in a[s] and claim.metric in b[s])
+    pairs = {s: [a[s][claim.metric], b[s][claim.metric]] for s in seeds}
+    holds = [(x > y) if claim.direction == ">" else (x < y) for x, y in pairs.values()]
+    spread = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
+    return {**asdict(claim), "per_seed": pairs,
+            "mean": [statistics.fmean(p[i] for p in pairs.values()) for i in (0, 1)] if pairs else None,
+            "spread": [spread([p[i] for p in pairs.values()]) for i in (0, 1)] if pairs else None,
+            "holds": bool(holds) and all(holds), "seeds_holding": sum(holds), "seeds": len(holds)}
+
+
+def check_claims(lesson, rows):
+    """Every claim of `lesson` checked on a sweep's rows (`result.rows`)."""
+    claims = lesson_claims(lesson)
+    values = seed_values(rows, {c.metric for c in claims})
+    return [check_claim(c, values) for c in claims]
+
+
+def claims_table(checked):
+    """The checked claims as a markdown table: the sentence, each seed's values, the means and
+    spreads, and the verdict."""
+    def pair(p):
+        return f"{p[0]:.3g} vs {p[1]:.3g}"
+
+    rows = [{"claim": c["text"], "metric": c["metric"],
+             "per seed (a vs b)": "; ".join(f"{s}: {pair(p)}" for s, p in c["per_seed"].items()),
+             "mean ± spread": "" if not c["mean"] else
+             f"{c['mean'][0]:.3g} ± {c['spread'][0]:.2g} vs {c['mean'][1]:.3g} ± {c['spread'][1]:.2g}",
+             "verdict": verdict_text(c)} for c in checked]
+    return format_table(rows)
+
+
+def verdict_text(c):
+    if not c["seeds"]:
+        return "not run"
+    if c["holds"]:
+        return "holds on every seed" if c["seeds"] > 1 else "holds on its one seed"
+    return f"split: holds on {c['seeds_holding']} of {c['seeds']} seeds"
