@@ -383,6 +383,39 @@ def test_markdown_links_are_absolute(path):
     assert not missing, "links to files that are not in the repository:\n" + "\n".join(missing)
 
 
+# Issue 36: a student opens a notebook to run and look. Background, history and long "why"s go in
+# <details> (or a docs page); what is left to read is at most WORD_LIMIT words a notebook.
+WORD_LIMIT = 2500
+
+
+def words_outside_details(markdown):
+    """Whitespace-separated tokens of markdown once every <details>...</details> block, nested
+    ones included, is removed."""
+    innermost = re.compile(r"<details\b(?:(?!<details\b).)*?</details\s*>", re.S | re.I)
+    while True:
+        stripped = innermost.sub(" ", markdown)
+        if stripped == markdown:
+            return len(markdown.split())
+        markdown = stripped
+
+
+def test_the_word_count_leaves_out_details_blocks():
+    text = ("One two.\n\n<details><summary>Why</summary>\n\nthree <details>four</details> five\n\n</details>\n\n"
+            "- six\n<details open><summary>x</summary>\n\nseven\n\n</details>")
+    assert words_outside_details(text) == 4
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_at_most_2500_words_outside_details(path):
+    counts = {i: words_outside_details(text) for i, text in markdown_sources(path)}
+    total = sum(counts.values())
+    longest = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    assert total <= WORD_LIMIT, (
+        f"{path.name}: {total:,} words of markdown outside <details> (at most {WORD_LIMIT:,}); the longest "
+        f"cells: {', '.join(f'cell {i} ({n})' for i, n in longest)}. Fold background and long explanations into "
+        f"<details><summary>...</summary> (a blank line after it) or move them to a docs page.")
+
+
 def exercises(markdown):
     """The numbered items under an 'Exercises' heading, up to the next heading as high."""
     items = []
