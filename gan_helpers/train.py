@@ -222,38 +222,61 @@ def d_view(cfg, x, noise_std, rng, real):
 
 def d_step(cfg, gan, real, noise_std=0.0, its_g_turn=True):
     """One update of D on a real batch and as many fresh fakes. Returns the fakes (with their
-    graph when G steps next, so G's step reuses this forward pass) and DStats."""
+    graph when G steps next, so G's step reuses this forward pass) and DStats. Read it as the
+    BCE step; the other losses' extras are the named calls (penalty_inputs, d_penalty,
+    clip_weights), each doing nothing unless its loss is chosen."""
     z = torch.randn(real.shape[0], cfg.noise_dim, device=real.device, generator=gan.rng)
     with gan.autocast(), (nullcontext() if its_g_turn else torch.no_grad()):
         fake = gan.g_fwd(z)
     real_in = d_view(cfg, real, noise_std, gan.rng, real=True)
     fake_in = d_view(cfg, fake.detach(), noise_std, gan.rng, real=False)
-    zero_centered = cfg.loss == "rpgan" and cfg.r1_gamma > 0
-    if zero_centered:  # R1 and R2 need D's gradient at these very inputs (plain D: a double backward)
-        real_in, fake_in = real_in.detach().requires_grad_(True), fake_in.detach().requires_grad_(True)
-    d_fwd = gan.d if zero_centered else gan.d_fwd
+    real_in, fake_in, d_fwd = penalty_inputs(cfg, gan, real_in, fake_in)
     with gan.autocast():
         real_scores, fake_scores = d_fwd(real_in), d_fwd(fake_in)
         loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(), cfg.label_smoothing)
-    gp = grad_norm = torch.zeros((), device=real.device)
-    if cfg.loss == "wgan-gp":
-        gp, grad_norm = losses.gradient_penalty(gan.d, real.float(), fake.detach().float(), gan.rng)
-        loss = loss + cfg.gp_lambda * gp
-    if zero_centered:  # R3GAN's gamma / 2 * (R1 + R2); grad_norm logs R1's, at the real samples
-        r1, grad_norm = losses.zero_centered_penalty(real_in, real_scores.float())
-        r2, _ = losses.zero_centered_penalty(fake_in, fake_scores.float())
-        gp = r1 + r2
-        loss = loss + cfg.r1_gamma / 2 * gp
+    penalty, gp, grad_norm = d_penalty(cfg, gan, real, fake, (real_in, real_scores), (fake_in, fake_scores))
+    loss = loss + penalty
     gan.opt_d.zero_grad(set_to_none=True)
     gan.scaler.scale(loss).backward()
     gan.scaler.step(gan.opt_d)  # gan.scaler.update() once per iteration, in train_epoch
-    if cfg.loss == "wgan":  # the WGAN paper's crude Lipschitz constraint: clip every weight
-        with torch.no_grad():
-            for p in gan.d.parameters():
-                p.clamp_(-cfg.clip_value, cfg.clip_value)
+    clip_weights(cfg, gan.d)
     d_real = losses.score_to_probability(cfg.loss, real_scores.detach().float()).mean()
     d_fake = losses.score_to_probability(cfg.loss, fake_scores.detach().float()).mean()
     return fake, DStats(loss.detach(), d_real, d_fake, gp.detach(), grad_norm)
+
+
+def penalty_inputs(cfg, gan, real_in, fake_in):
+    """loss="rpgan" with r1_gamma > 0 only: R1 and R2 need D's gradient at these very inputs, so
+    they take gradients, and the plain D scores them (a compiled D has no double backward).
+    Otherwise the inputs as they are and D's forward (compiled when cfg.compile)."""
+    if cfg.loss == "rpgan" and cfg.r1_gamma > 0:
+        return real_in.detach().requires_grad_(True), fake_in.detach().requires_grad_(True), gan.d
+    return real_in, fake_in, gan.d_fwd
+
+
+def d_penalty(cfg, gan, real, fake, real_side, fake_side):
+    """The gradient penalty added to D's loss, with what it measured: (weighted penalty, penalty,
+    mean ||grad D|| where it looks). WGAN-GP: at points between real and fake; rpgan: R3GAN's
+    gamma / 2 * (R1 + R2) at the real and fake inputs (grad_norm: R1's, at the reals); other
+    losses: zeros."""
+    zero = torch.zeros((), device=real.device)
+    if cfg.loss == "wgan-gp":
+        gp, grad_norm = losses.gradient_penalty(gan.d, real.float(), fake.detach().float(), gan.rng)
+        return cfg.gp_lambda * gp, gp, grad_norm
+    if cfg.loss == "rpgan" and cfg.r1_gamma > 0:
+        r1, grad_norm = losses.zero_centered_penalty(real_side[0], real_side[1].float())
+        r2, _ = losses.zero_centered_penalty(fake_side[0], fake_side[1].float())
+        return cfg.r1_gamma / 2 * (r1 + r2), r1 + r2, grad_norm
+    return zero, zero, zero
+
+
+def clip_weights(cfg, d):
+    """loss="wgan" only: the WGAN paper's crude Lipschitz constraint, every weight of D clipped
+    to [-clip_value, clip_value] after its step."""
+    if cfg.loss == "wgan":
+        with torch.no_grad():
+            for p in d.parameters():
+                p.clamp_(-cfg.clip_value, cfg.clip_value)
 
 
 def g_step(cfg, gan, fake, noise_std=0.0, real=None):
@@ -265,9 +288,7 @@ def g_step(cfg, gan, fake, noise_std=0.0, real=None):
     try:
         with gan.autocast():
             fake_scores = gan.d_fwd(d_view(cfg, fake, noise_std, gan.rng, real=False)).float()
-            real_scores = None
-            if cfg.loss == "rpgan":  # constants to G: D is frozen and reals have no gradient
-                real_scores = gan.d_fwd(d_view(cfg, real, noise_std, gan.rng, real=True)).float().detach()
+            real_scores = paired_real_scores(cfg, gan, real, noise_std)
             loss = losses.g_loss(cfg.loss, fake_scores, real_scores)
         gan.opt_g.zero_grad(set_to_none=True)
         gan.scaler.scale(loss).backward()
@@ -275,6 +296,14 @@ def g_step(cfg, gan, fake, noise_std=0.0, real=None):
     finally:  # a Ctrl-C or out-of-memory error in here must not leave D frozen for the next run
         gan.d.requires_grad_(True)
     return GStats(loss.detach())
+
+
+def paired_real_scores(cfg, gan, real, noise_std):
+    """loss="rpgan" only: D's scores of the real batch, each paired with a fake in G's loss
+    (constants to G: D is frozen and reals have no gradient). None for the other losses."""
+    if cfg.loss != "rpgan":
+        return None
+    return gan.d_fwd(d_view(cfg, real, noise_std, gan.rng, real=True)).float().detach()
 
 
 def show_training_step():
