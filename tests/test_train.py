@@ -5,6 +5,7 @@ import json
 import math
 
 import pytest
+from pathlib import Path
 import torch
 
 import gan_helpers as gh
@@ -248,6 +249,25 @@ def test_the_look_inside_cell_prints_the_real_steps(capsys):
     out = capsys.readouterr().out
     assert inspect.getsource(t.d_step) in out and inspect.getsource(t.g_step) in out
     assert "gan_helpers/train.py, line" in out
+
+
+def test_notebook_01s_walkthrough_quotes_the_printed_steps_in_their_order():
+    """Issue 36: every line of code the walkthrough quotes is in d_step or g_step as printed
+    (`...` stands for arguments left out), and the quotes of each step come in its order."""
+    import inspect
+    import json
+    import re
+    t = importlib.import_module("gan_helpers.train")
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "01_mnist_dcgan_baseline.ipynb").read_text())
+    text = next("".join(c["source"]) for c in nb["cells"] if c.get("id") == "core-look-inside-walkthrough")
+    for step, part in zip((t.d_step, t.g_step), text.split("**`g_step`")):
+        source, at = inspect.getsource(step), 0
+        for quote in re.findall(r"^\d+\.\s+`([^`]+)`", part, flags=re.M):  # each numbered item's first quote
+            pieces = [p.strip(" ,") for p in quote.split("...") if p.strip(" ,)")]
+            found = source.find(pieces[0], at)
+            assert found >= 0, f"{step.__name__}: {quote!r} is not in the printed code after what came before"
+            assert all(p in source for p in pieces), (step.__name__, quote)
+            at = found
 
 
 def test_optimizers_use_the_betas_as_the_text_says():
