@@ -42,10 +42,13 @@ def run_configs(configs, data=None, experiment=None, output_dir="outputs", use_d
                 callbacks=None, progress=True):
     """{label: RunConfig} -> {label: Result}, trained in order. data: one Dataset for all (else
     each config loads its own); experiment: give each run a folder <experiment>/<label> (else in
-    memory); callbacks(cfg, g, d) -> the training callbacks of one config."""
+    memory); callbacks(cfg, g, d) -> the training callbacks of one config. progress: a line
+    naming each run as it starts, and its training bar (a cell is never silent for minutes)."""
     results = {}
     for label, cfg in configs.items():
         cfg.validate()
+        if progress:
+            print(f"Training {label!r}: {cfg.epochs} epochs", flush=True)
         run = None if experiment is None else start_run(
             cfg, experiment, output_dir, label.replace(" ", "_"), use_drive=use_drive)
         g, d = build_models(cfg)
@@ -132,7 +135,7 @@ def train_variants(configs, every=None, verbose=True):
     results = {}
     for label, cfg in configs.items():
         t0 = time.perf_counter()
-        r = run_configs({label: cfg}, callbacks=point_callbacks, progress=False)[label]
+        r = run_configs({label: cfg}, callbacks=point_callbacks, progress=verbose)[label]
         r.detector, r.snapshots = r.callbacks[0], r.callbacks[1].snapshots
         r.metrics = point_metrics(generate(r.generator, EVAL_SAMPLES, seed=1), cfg.dataset)
         if verbose:
@@ -169,8 +172,7 @@ def train_augmentation_variants(cfg, data, kinds=("flip", "rotate"), steps=1000,
     def measure(c, g, d):
         return [FolderMetrics(every=c.snapshot_every, n=64 if quick_mode() else 256, reference=reference)]
 
-    results = run_configs(configs, data, experiment, output_dir, use_drive, callbacks=measure,
-                          progress=False)
+    results = run_configs(configs, data, experiment, output_dir, use_drive, callbacks=measure)
     for label, r in results.items():
         print(f"augment={r.cfg.augment!r}: {len(r.history['epoch'])} epochs in "
               f"{r.history['total_seconds']:.0f} s -> {r.run.path}")

@@ -10,7 +10,7 @@ import gan_helpers as gh
 from image_samples import messy_folder  # noqa: F401 (a fixture)
 
 
-def test_augmentation_lesson_trains_one_run_per_kind(messy_folder, tmp_path, monkeypatch):
+def test_augmentation_lesson_trains_one_run_per_kind(messy_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
     cfg = gh.RunConfig(dataset="folder", data_path=str(messy_folder), image_size=64, channels=3,
                        preset="dcgan64", batch_size=8, epochs=20, device="cpu",
@@ -22,6 +22,8 @@ def test_augmentation_lesson_trains_one_run_per_kind(messy_folder, tmp_path, mon
         info = json.loads((d / "hyperparameters.json").read_text())
         assert info["config"]["augment"] == kind and info["config"]["epochs"] == 2  # quick mode
         assert (d / "images" / "epoch_002.png").is_file()
+    out = capsys.readouterr().out  # issue 36: a line as each run starts, not minutes of silence
+    assert out.index("Training 'augment-flip'") < out.index("Training 'augment-rotate'") < out.index("augment='rotate'")
 
 
 # ---- notebook 04's lessons ------------------------------------------------------------------
