@@ -23,7 +23,8 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .compare import compare_runs, seconds_per_epoch
+from .compare import (SEED_METRICS, compare_runs, plot_seed_summary, seconds_per_epoch, seed_summary,
+                      verdict)
 from .config import RunConfig
 from .describe import summary
 from .metrics import METRIC_NAMES
@@ -495,6 +496,31 @@ def _image_root(runs):
     return Path(os.path.commonpath(places)) if places else Path.cwd()
 
 
+def seed_blocks(paths, out):
+    """For a sweep over seeds: each variant's mean ± spread over its seeds, its difference from
+    the baseline with whether every seed agrees, and the figure with error bars."""
+    blocks = []
+    for path in paths:
+        rows = json.loads((path / "summary.json").read_text()) if (path / "summary.json").is_file() else []
+        by_variant = seed_summary(rows) if rows and all("seed" in r for r in rows) else []
+        if not by_variant:
+            continue
+        metrics = [m for m in SEED_METRICS if m in by_variant[0]]
+        cell = "{:.3g} ± {:.2g}".format
+        blocks += [("h", 2, f"By variant, over seeds {', '.join(map(str, by_variant[0]['seeds']))}"),
+                   ("table", ["variant", "seeds", *metrics],
+                    [[r["variant"], str(len(r["seeds"])), *[cell(r[m], r[m + "_sd"]) if m in r else ""
+                                                            for m in metrics]] for r in by_variant]),
+                   ("table", ["variant", *[f"{m} vs {by_variant[0]['variant']}" for m in metrics]],
+                    [[r["variant"], *[f"{r[m + '_diff']:+.3g}, {verdict(r[m + '_agree'])}"
+                                      if m + "_diff" in r else "" for m in metrics]] for r in by_variant[1:]])]
+        figure = out / f"seeds_{path.name}.png"
+        plot_seed_summary(by_variant, metrics, show=False, save_to=figure)
+        blocks.append(("img", figure, "each variant's mean over the seeds (bar), one standard deviation "
+                                      "(error bar) and each seed (dots)"))
+    return blocks
+
+
 def report(paths, out=None, notes=None):
     """Write report.md and report.html for run, experiment and/or sweep folders (or runs.Run
     objects); returns the path of report.md. out: the folder for both (default: the folder
@@ -514,6 +540,7 @@ def report(paths, out=None, notes=None):
               ("p", f"{len(runs)} run(s): " + ", ".join(f"`{r.label}` ({r.status})" for r in runs))]
     if len(runs) > 1:
         blocks += comparison_blocks(runs, figures, out)
+    blocks += seed_blocks(paths, out)
     blocks += observations_blocks(notes)
     for run in runs:
         blocks += run_section(run)

@@ -155,3 +155,11 @@ def test_ema_runs_sample_from_the_average(seeded_sweep):
     w = next(k for k in saved["generator"] if k.endswith("weight"))
     assert torch.equal(g.state_dict()[w], saved["generator_ema"]["module." + w])
     assert not torch.equal(g.state_dict()[w], saved["generator"][w])
+
+
+def test_the_report_of_a_sweep_over_seeds_has_the_table_by_variant(seeded_sweep, tmp_path):
+    sweep_dir, _ = seeded_sweep
+    md = gh.report(sweep_dir, out=tmp_path).read_text()
+    assert "## By variant, over seeds 3, 4" in md and "| ema-0.0 | 2 |" in md
+    assert "| ema-0.9 | " in md.split("fid vs ema-0.0")[1]  # the difference from the baseline
+    assert (tmp_path / "seeds_seeded.png").stat().st_size > 5_000
