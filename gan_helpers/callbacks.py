@@ -10,7 +10,7 @@ import math
 import torch
 
 from .metrics import (classifier_path, fid_samples, folder_metrics, image_metrics, point_metrics,
-                      stacked_modes, training_reference)
+                      stacked_modes, stacked_readable, training_reference)
 from .models import critic_landscape, generate
 from .toy import TOY_SETS, mode_centers
 
@@ -168,7 +168,8 @@ def quality_callbacks(cfg, every=5):
 class StackedModeCounter:
     """Callback for Stacked MNIST: every `every` epochs (and at the last) draw `n` samples (26,000,
     as VEEGAN and PacGAN count) and record `stacked_modes` (modes covered, of 1,000) and
-    `stacked_kl` (their histogram's KL against uniform; metrics.stacked_modes). The noise is
+    `stacked_kl` (their histogram's KL against uniform; metrics.stacked_modes) and `stacked_readable`
+    (the share whose three channels all read as digits with confidence; metrics.stacked_readable). The noise is
     drawn from the run's seed + 1, so runs of one seed are counted on the same noise."""
 
     def __init__(self, every=1, n=26_000):
@@ -179,7 +180,7 @@ class StackedModeCounter:
             return None
         samples = generate(state.generator, self.n, state.cfg.noise_dim, seed=state.cfg.seed + 1)
         modes, kl = stacked_modes(samples)
-        return {"stacked_modes": modes, "stacked_kl": kl}
+        return {"stacked_modes": modes, "stacked_kl": kl, "stacked_readable": stacked_readable(samples)}
 
 
 class PointSnapshots:

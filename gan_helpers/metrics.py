@@ -338,7 +338,7 @@ def nearest_neighbours(samples, data, k=1, chunk=2048):
 #       `edge_alignment_train`: the `rotate` augmentation's leak shows as a drop.
 FOLDER_METRIC_NAMES = ("ms_ssim", "ms_ssim_train", "checkerboard", "memorisation",
                        "edge_alignment", "edge_alignment_train")
-STACKED_METRIC_NAMES = ("stacked_modes", "stacked_kl")  # callbacks.StackedModeCounter
+STACKED_METRIC_NAMES = ("stacked_modes", "stacked_kl", "stacked_readable")  # callbacks.StackedModeCounter
 METRIC_NAMES = METRIC_NAMES + FOLDER_METRIC_NAMES + STACKED_METRIC_NAMES
 CHECKERBOARD_PERIODS = (2, 4)  # the last two stride-2 layers of a 64x64 DCGAN's generator
 # MS-SSIM over 3 scales with a 7-pixel window: the standard 5 scales with 11 pixels need images
@@ -441,6 +441,48 @@ def stacked_labels(images):
     three channels, as 100 x red + 10 x green + blue (images (N, 3, 28, 28), in [-1, 1] or uint8)."""
     digits = [classify(images[:, c:c + 1])[0] for c in range(3)]
     return 100 * digits[0] + 10 * digits[1] + digits[2]
+
+
+# A sample's channel is "readable" when it has as much ink as real digits (pixels brighter than
+# mid-grey, at least the faintest 1 % of real test digits' share) and some real training digit is
+# as close to it, in pixels, as to real test digits (the 99th percentile of that distance). The
+# classifier's own confidence cannot tell: it reads uniform noise as a digit with over 90 %
+# probability; distance alone would pass a blank image (it is close to a thin 1).
+READABLE_QUANTILE = 0.99
+_READABLE_REFERENCE = {}
+
+
+def ink(images):
+    """The share of each image's pixels brighter than mid-grey."""
+    return (_as_float(images).flatten(1) > 0).float().mean(1)
+
+
+def readable_reference(n_train=10_000, n_test=3_000):
+    """(n_train real training digits, flattened in [-1, 1]; the largest distance to the nearest of
+    them and the least ink that real test digits stay within, READABLE_QUANTILE of n_test)."""
+    if (n_train, n_test) not in _READABLE_REFERENCE:
+        train = normalise(mnist("mnist", train=True, download=False)[0][:n_train]).flatten(1)
+        test = normalise(mnist("mnist", train=False, download=False)[0][:n_test])
+        far = torch.quantile(nearest_digit_distance(test, train), READABLE_QUANTILE)
+        faint = torch.quantile(ink(test), 1 - READABLE_QUANTILE)
+        _READABLE_REFERENCE[(n_train, n_test)] = (train, float(far), float(faint))
+    return _READABLE_REFERENCE[(n_train, n_test)]
+
+
+def nearest_digit_distance(images, train, chunk=1000):
+    """Each image's L2 distance (pixels in [-1, 1]) to its nearest image of `train`."""
+    x = _as_float(images).flatten(1)
+    return torch.cat([torch.cdist(x[i:i + chunk], train).amin(1) for i in range(0, len(x), chunk)])
+
+
+def stacked_readable(samples, n=2_000):
+    """The share of the first n samples a reader could name: each of the three channels a
+    readable digit (readable_reference). Real stacked test digits: 0.95; noise and blank
+    images: 0 (tests/test_metrics.py)."""
+    train, far, faint = readable_reference()
+    channels = [samples[:n, c:c + 1] for c in range(3)]
+    ok = [(nearest_digit_distance(x, train) <= far) & (ink(x) >= faint) for x in channels]
+    return float((ok[0] & ok[1] & ok[2]).float().mean())
 
 
 def stacked_modes(samples):

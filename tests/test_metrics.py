@@ -215,3 +215,15 @@ def test_real_stacked_digits_cover_the_modes_and_a_one_mode_generator_one(mnist_
     one = real[:1].repeat(500, 1, 1, 1)
     modes, kl = metrics.stacked_modes(one)
     assert modes == 1 and kl == pytest.approx(math.log(1000))
+
+
+def test_readable_share_is_high_for_real_stacked_digits_and_zero_for_noise(mnist_ready):
+    """Issue 34: 2,000 real stacked test digits (seeds 0 and 1) read 0.953 / 0.956 (2-core CPU); the
+    classifier's confidence alone would call noise readable (over 0.9 in every channel)."""
+    from gan_helpers.data import stacked_mnist
+    for seed in (0, 1):
+        real, _ = stacked_mnist(2_000, seed=seed, train=False)
+        assert metrics.stacked_readable(real) >= 0.93
+    g = torch.Generator().manual_seed(0)
+    assert metrics.stacked_readable(torch.rand(2_000, 3, 28, 28, generator=g) * 2 - 1) == 0.0
+    assert metrics.stacked_readable(torch.full((100, 3, 28, 28), -1.0)) == 0.0  # blank images
