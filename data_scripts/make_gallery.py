@@ -148,7 +148,7 @@ def numbers(row):
 
 RAW = "https://raw.githubusercontent.com/gan-lab-notebooks/gan-lab-notebooks/main/docs/results"
 SHOWN = ("epochs", "s_per_epoch", "class_coverage", "class_kl", "fid", "ms_ssim", "ms_ssim_train",
-         "checkerboard", "memorisation", "stacked_modes", "stacked_kl")
+         "checkerboard", "memorisation", "stacked_modes", "stacked_kl", "stacked_readable")
 
 
 def short(value):

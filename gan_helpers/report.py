@@ -330,7 +330,7 @@ def quality_columns(runs):
     where a classifier knows the data (MNIST), the own-image numbers for image folders, the
     modes of 1,000 on Stacked MNIST."""
     if any("stacked_modes" in r.history for r in runs):  # Stacked MNIST: modes of 1,000
-        return {"modes": "stacked_modes", "mode KL": "stacked_kl"}
+        return {"modes": "stacked_modes", "mode KL": "stacked_kl", "readable": "stacked_readable"}
     if any("ms_ssim" in r.history for r in runs) and not any("fid" in r.history for r in runs):
         return {"MS-SSIM": "ms_ssim", "MS-SSIM of training pairs": "ms_ssim_train",
                 "checkerboard": "checkerboard", "memorisation": "memorisation"}
