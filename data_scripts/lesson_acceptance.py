@@ -19,7 +19,6 @@ same parameters is not run again, so an interrupted acceptance run resumes where
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -48,12 +47,13 @@ def run_lesson(notebook, seeds, out, jobs, name=None):
                         progress=False)
 
 
-def settings(notebook, args, seconds):
+def settings(notebook, args, seconds, rows):
     form = notebook_parameters(notebook)
     return {"grid": form.get("grid"), "variants": form.get("variants"), "sets": form.get("sets"),
-            "jobs": args.jobs, "device": str(gh.env.pick_device()), "cpu": platform.processor() or platform.machine(),
+            "jobs": args.jobs, "device": str(gh.env.pick_device()), "cpu": gh.env.cpu_name(),
             "cpu_count": os.cpu_count(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-            "wall_seconds": round(seconds, 1),
+            "wall_seconds": round(seconds, 1),  # runs that had finished before are not run again
+            "runs_seconds": round(sum(r.get("run_seconds") or 0 for r in rows), 1),
             "command": "python data_scripts/lesson_acceptance.py " + " ".join(sys.argv[1:])}
 
 
@@ -70,7 +70,7 @@ def main(argv=None):
     started = time.perf_counter()
     result = run_lesson(notebook, args.seeds, args.out, args.jobs, args.name)
     checked = check_claims(notebook.stem, result.rows)
-    out = {"notebook": notebook.name, "settings": settings(notebook, args, time.perf_counter() - started),
+    out = {"notebook": notebook.name, "settings": settings(notebook, args, time.perf_counter() - started, result.rows),
            "seeds": args.seeds, "variants": seed_values(result.rows, METRICS), "claims": checked,
            "failed": [{"run": r["run"], "error": r["error"]} for r in result.failed]}
     Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")

@@ -27,7 +27,6 @@ import argparse
 import ast
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -61,17 +60,6 @@ def literal(text):
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text  # plain text, as papermill's -p would take it
-
-
-def cpu_name():
-    """The CPU's model name (platform.processor() is empty on most Linux machines)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_folders(root):
@@ -211,7 +199,7 @@ def main(argv=None):
         results = {
             "notebook": notebook.name, "quick": args.quick, "date": time.strftime("%Y-%m-%d"),
             "command": "python data_scripts/make_gallery.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-            "parameters_set": params, "device": str(gh.env.pick_device()), "cpu": cpu_name(),
+            "parameters_set": params, "device": str(gh.env.pick_device()), "cpu": gh.env.cpu_name(),
             "cpu_count": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": args.threads or "torch's default",
             "load_average_before_and_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],

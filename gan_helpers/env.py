@@ -3,6 +3,7 @@
 The bottom of the package: it imports nothing of ours, so every other module may use it.
 """
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -199,3 +200,15 @@ def memory_report(batch_size):
     return (f"Peak GPU memory {peak / 2**30:.2f} GiB of {total / 2**30:.1f} GiB at batch_size="
             f"{batch_size}: up to about batch_size={fits} would fit (an overestimate: part of the "
             f"peak is weights and optimiser state, which do not grow with the batch).")
+
+
+def cpu_name():
+    """The CPU's model name, for where a number was measured (platform.processor() is empty on
+    most Linux machines)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -22,7 +22,22 @@ class Claim:
 
 
 CLAIMS = {
-    "02_architecture_variations": (),
+    # Measured at notebook 02's defaults on seeds 1, 2, 3 (docs/results/02_architecture_variations)
+    "02_architecture_variations": (
+        Claim("ReLU instead of LeakyReLU in D (dropout kept), which the Fashion-MNIST and D&D-maps report "
+              "called worse practice, gives a lower FID at this budget", "relu_dropout_d", "tf_tutorial", "fid", "<"),
+        Claim("ReLU in D also spreads the samples more evenly over the ten digits", "relu_dropout_d",
+              "tf_tutorial", "class_kl", "<"),
+        Claim("Smaller kernels alone (3x3 for 5x5, the same depth and widths) give a higher FID", "kernel3",
+              "tf_tutorial", "fid", ">"),
+        Claim("Smaller kernels alone take less time per G step", "kernel3", "tf_tutorial", "s_per_step", "<"),
+        Claim("The deeper 3x3 net takes longer per G step than the baseline, with fewer FLOPs (the TF-tutorial "
+              "variations report expected 'increased training time')", "deeper_3x3", "tf_tutorial", "s_per_step", ">"),
+        Claim("Kernel 8 (the abstract-art report's) takes longer per G step", "kernel8_stride1_2", "tf_tutorial",
+              "s_per_step", ">"),
+        Claim("With nearest upsampling G's loss hardly moves from step to step: the game has barely started",
+              "nearest_upsample", "tf_tutorial", "g_loss_jitter", "<"),
+    ),
     "03_hyperparameter_tuning": (),
 }
 
