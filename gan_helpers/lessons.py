@@ -104,4 +104,7 @@ def verdict_text(c):
         return "not run"
     if c["holds"]:
         return "holds on every seed" if c["seeds"] > 1 else "holds on its one seed"
-    return f"split: holds on {c['seeds_holding']} of {c['seeds']} seeds"
+    if c["seeds"] == 1:
+        return "does not hold on its one seed"
+    return f"split: holds on {c['seeds_holding']} of {c['seeds']} seeds" if c["seeds_holding"] else \
+        "does not hold on any seed"

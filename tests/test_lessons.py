@@ -69,6 +69,8 @@ def test_a_claim_that_holds_and_one_that_is_split():
     assert split["holds"] is False and split["seeds_holding"] == 2 and split["seeds"] == 3
     table = claims_table([holds, split])
     assert "holds on every seed" in table and "split: holds on 2 of 3 seeds" in table
+    never = check_claim(Claim("b beats a", "b", "a", "fid", "<"), HAND_MADE)
+    assert never["holds"] is False and "does not hold on any seed" in claims_table([never])
     missing = check_claim(Claim("d beats b", "d", "b", "fid", "<"), HAND_MADE)
     assert missing["holds"] is False and claims_table([missing]).count("not run") == 1
 
