@@ -48,7 +48,7 @@ from gan_helpers.runs import epoch_files  # noqa: E402
 from gan_helpers.viz import make_gif  # noqa: E402
 from gan_helpers.compare import plot_seed_summary, seed_summary  # noqa: E402
 from gan_helpers.lessons import CLAIMS, check_claims  # noqa: E402
-from gan_helpers.params import find_notebook  # noqa: E402
+from gan_helpers.params import find_notebook, notebook_parameters  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GIF_LIMIT = 1_000_000  # bytes: a GIF a README can show without a long wait
@@ -184,12 +184,15 @@ def main(argv=None):
                             parameters={**params, "output_dir": str(outputs)},
                             progress_bar=False)
         seconds = time.perf_counter() - started
-        runs = run_folders(outputs)
+        experiment = str(params.get("experiment") or notebook_parameters(notebook).get("experiment", ""))
+        # a shared --output-dir holds other notebooks' runs too: only this notebook's experiment
+        runs = [r for r in run_folders(outputs) if experiment in r.relative_to(outputs).parts]
         if not runs:
             raise SystemExit(f"{notebook.name} wrote no run folder under output_dir: nothing to show")
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        seeded, first_runs = seed_results(seeded_sweeps(outputs), out, notebook.stem)
+        sweeps = {d: rows for d, rows in seeded_sweeps(outputs).items() if d.name == experiment}
+        seeded, first_runs = seed_results(sweeps, out, notebook.stem)
         if first_runs:  # a sweep over seeds: the pictures of one seed, one run per variant
             runs = [r for r in runs if r.resolve() in first_runs]
         labels = [label_of(r, outputs, notebook.stem) for r in runs]
