@@ -96,12 +96,10 @@ class SweepResult:
     def show(self, metrics=SEED_METRICS):
         """The comparison figure of the finished runs (curves + last samples); with seeds, the
         first seed's runs and a second figure: each metric's mean per variant with error bars."""
-        done = [r for r in self.rows if r["status"] == "finished"]
         if self.by_variant:
-            first = min(r["seed"] for r in done)
-            done = [r for r in done if r["seed"] == first]
             plot_seed_summary(self.by_variant, metrics)
-        return compare_runs([r["run_dir"] for r in done], labels=[r["variant"] for r in done])
+        runs = self.runs()
+        return compare_runs(list(runs.values()), labels=list(runs))
 
 
 def run_sweep(notebook, grid=None, variants=None, sets=None, seeds=None, quick=None, jobs=1,
