@@ -41,7 +41,7 @@ from .widgets import latent_slider, snapshot_player, snapshot_strip
 
 # `python -m gan_helpers.report` runs the module this package already imported (for gh.report):
 # harmless, and runpy's warning about it would only puzzle a student.
-warnings.filterwarnings("ignore", message="'gan_helpers.report' found in sys.modules",
+warnings.filterwarnings("ignore", message="'gan_helpers.(report|image_folder)' found in sys.modules",
                         category=RuntimeWarning)
 
 __version__ = "0.1.0"

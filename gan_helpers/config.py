@@ -224,7 +224,7 @@ class RunConfig:
                              f"and {self.image_size}).")
         if self.dataset == "folder" and not self.data_path:
             raise ValueError("dataset='folder' needs data_path: the folder of your images "
-                             "(or the .pt file written by data_scripts/prepare_images.py).")
+                             "(or the .pt file written by `python -m gan_helpers.image_folder`).")
         # every layer's shape, checked before anything is built
         _check_batch_norm(self, resolve_architecture(self))
         return self

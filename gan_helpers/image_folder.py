@@ -6,9 +6,11 @@ composited onto a chosen background, not dropped to black), crops and resizes wi
 antialiasing, optionally removes duplicates, and reports every file it skipped and why.
 The source folder is only read.
 """
+import argparse
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -246,12 +248,12 @@ def check_prepared(images, path):
     if not isinstance(images, torch.Tensor):
         raise ValueError(f"data_path={str(path)!r} holds a {type(images).__name__}, not an image "
                          f"tensor: point data_path at a file written by "
-                         f"data_scripts/prepare_images.py, or at your image folder.")
+                         f"`python -m gan_helpers.image_folder`, or at your image folder.")
     if images.dim() != 4 or images.shape[1] not in (1, 3) or images.dtype != torch.uint8 \
             or len(images) == 0:
         raise ValueError(f"data_path={str(path)!r} holds a {images.dtype} tensor of shape "
                          f"{tuple(images.shape)}; training needs uint8 images (N, 1 or 3, H, W) as "
-                         f"data_scripts/prepare_images.py writes them. Prepare the folder again.")
+                         f"`python -m gan_helpers.image_folder` writes them. Prepare the folder again.")
     return images
 
 
@@ -260,7 +262,7 @@ def load_image_folder(path, size=64):
     path = Path(path).expanduser()
     if path.suffix == ".pt":
         if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist: run data_scripts/prepare_images.py "
+            raise FileNotFoundError(f"{path} does not exist: run `python -m gan_helpers.image_folder` "
                                     f"FOLDER {path}, or set data_path to your image folder.")
         images = check_prepared(torch.load(path, weights_only=True), path)
     else:
@@ -268,12 +270,12 @@ def load_image_folder(path, size=64):
             raise NotADirectoryError(
                 f"data_path={str(path)!r} is {file_kind(path)}, not an image folder. data_path "
                 f"accepts a folder of images ({', '.join(sorted(EXTENSIONS))}; subfolders are "
-                f"searched too) or a .pt file written by data_scripts/prepare_images.py.")
+                f"searched too) or a .pt file written by `python -m gan_helpers.image_folder`.")
         if not path.is_dir():
             raise FileNotFoundError(
                 f"image folder {path} does not exist: set data_path to the folder of your images "
                 f"(on Colab, a Drive folder such as /content/drive/MyDrive/my_images), or to a "
-                f".pt file written by data_scripts/prepare_images.py.")
+                f".pt file written by `python -m gan_helpers.image_folder`.")
         cache = _cache_file(path, size)
         if _stale(cache, path):
             manifest = prepare_folder(path, cache, size=size)
@@ -359,3 +361,33 @@ def folder_or_demo(data_path):
     print(f"No data_path given: using the demo folder {demo} (coloured shapes). "
           f"Set data_path to your own image folder.")
     return str(demo)
+
+
+# ---- the command line: python -m gan_helpers.image_folder SRC OUT.pt [--size 64] [--dedupe] ----------
+# A module of the installed package, so the command works from any folder (Colab's terminal
+# starts in /content, not in the course's clone); data_scripts/prepare_images.py calls it too.
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Prepare a folder of your own images for training: one uint8 tensor file.")
+    p.add_argument("src")
+    p.add_argument("out")
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--crop", choices=("center", "none"), default="center")
+    p.add_argument("--background", choices=("white", "black"), default="white",
+                   help="colour under transparent pixels")
+    p.add_argument("--dedupe", action="store_true", help="drop exact and near duplicates")
+    args = p.parse_args(argv)
+    try:
+        m = prepare_folder(args.src, args.out, args.size, args.crop, args.background, args.dedupe)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{m['count']} images of {m['files_seen']} files -> {m['out']} "
+          f"({args.size}x{args.size}); {m['skipped_count']} skipped:")
+    for s in m["skipped"]:
+        print(f"  {s['file']}: {s['reason']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

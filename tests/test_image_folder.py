@@ -28,12 +28,16 @@ def tree_digest(folder):
     return h.hexdigest()
 
 
-def test_cli_prepares_every_readable_image_and_reports_the_rest(messy_folder, tmp_path):
+@pytest.mark.parametrize("command", [["-m", "gan_helpers.image_folder"],
+                                     [str(ROOT / "data_scripts" / "prepare_images.py")]],
+                         ids=["module", "script"])
+def test_cli_prepares_every_readable_image_and_reports_the_rest(messy_folder, tmp_path, command):
+    """Notebook 05's command (`python -m gan_helpers.image_folder ...`) run from another folder
+    than the course's, as from Colab's /content; the course's script does the same."""
     before = tree_digest(messy_folder)
     out = tmp_path / "prepared" / "mine.pt"
-    proc = subprocess.run([sys.executable, str(ROOT / "data_scripts" / "prepare_images.py"),
-                           str(messy_folder), str(out), "--size", "64", "--dedupe"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, *command, str(messy_folder), str(out), "--size", "64", "--dedupe"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     images = torch.load(out, weights_only=True)
     assert images.dtype == torch.uint8 and images.shape == (12, 3, 64, 64)
