@@ -54,7 +54,7 @@ def step_numbers(history):
 def checkerboard_of_runs(run_dirs, n=1000):
     """{run folder: checkerboard score} of image runs: metrics.upsampling_power of n fresh samples
     of the run's generator over that of n of its training images (1 = as clean as the data;
-    notebook 02 shows the spectra). 2D runs are left out."""
+    notebook 02 shows the spectra). 2D runs, and runs without a readable checkpoint, are left out."""
     references, scores = {}, {}
     for run_dir in map(Path, run_dirs):
         cfg = RunConfig.from_json(run_dir / "hyperparameters.json")
@@ -64,7 +64,11 @@ def checkerboard_of_runs(run_dirs, n=1000):
         if key not in references:  # the training images' own power, once per data set
             real = load_dataset(cfg.replace(max_images=n, augment="none")).images[:n]
             references[key] = upsampling_power(real)
-        scores[str(run_dir)] = upsampling_power(samples_of(run_dir, n=n, seed=0)) / references[key]
+        try:
+            samples = samples_of(run_dir, n=n, seed=0)
+        except FileNotFoundError:  # no readable checkpoint (a run that diverged in its first epoch)
+            continue
+        scores[str(run_dir)] = upsampling_power(samples) / references[key]
     return scores
 
 

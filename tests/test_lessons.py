@@ -165,3 +165,16 @@ def test_the_report_of_a_sweep_over_seeds_has_the_table_by_variant(seeded_sweep,
     assert "## By variant, over seeds 3, 4" in md and "| ema-0.0 | 2 |" in md
     assert "| ema-0.9 | " in md.split("fid vs ema-0.0")[1]  # the difference from the baseline
     assert (tmp_path / "seeds_seeded.png").stat().st_size > 5_000
+
+
+def test_a_run_without_a_checkpoint_gets_no_checkerboard_and_breaks_no_summary(seeded_sweep, tmp_path):
+    """A run that diverged in its first epoch (on_divergence='warn') saves no checkpoint: the
+    sweep's summary still comes out, that run without a checkerboard score."""
+    import shutil
+    from gan_helpers.compare import checkerboard_of_runs
+    sweep_dir, _ = seeded_sweep
+    run = tmp_path / "no-checkpoint"
+    shutil.copytree(sweep_dir / "ema-0.0_seed-3", run)
+    shutil.rmtree(run / "checkpoints")
+    scores = checkerboard_of_runs([run, sweep_dir / "ema-0.0_seed-4"])
+    assert str(run) not in scores and scores[str(sweep_dir / "ema-0.0_seed-4")] > 0
