@@ -322,9 +322,15 @@ def sweep_lock(sweep_dir):
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        f.seek(0)
-        holder = f.read().strip() or "another process"
+        holder = ""
+        for _ in range(40):  # the holder writes its pid just after it locks: wait for it briefly
+            f.seek(0)
+            holder = f.read().strip()
+            if holder:
+                break
+            time.sleep(0.05)
         f.close()
+        holder = holder or "another process"
         raise ValueError(f"the sweep folder {sweep_dir} is in use by another sweep ({holder}). "
                          f"Wait for it to finish (then re-running skips what it finished), or "
                          f"give this sweep another --name or --out.") from None
