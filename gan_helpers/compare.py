@@ -190,12 +190,10 @@ def verdict(agree):
     return {True: "holds on every seed", False: "within seed noise", None: "one seed"}[agree]
 
 
-def format_seed_table(by_variant, metrics=SEED_METRICS):
-    """Two markdown tables: each variant's mean ± spread over its seeds, then each variant's
-    difference from the baseline (the first row) and whether it holds on every seed."""
+def seed_tables(by_variant, metrics=SEED_METRICS):
+    """(metrics shown, the rows of mean ± spread, the rows of difference from the baseline with
+    its verdict): each row [variant, seeds, a cell per metric], for markdown and the report."""
     metrics = [m for m in metrics if any(m in row for row in by_variant)]
-    if not by_variant or not metrics:
-        return "(no finished runs with seeds)"
 
     def mean_sd(row, m):
         return "" if m not in row else f"{row[m]:.3g} ± {row[m + '_sd']:.2g}"
@@ -203,15 +201,23 @@ def format_seed_table(by_variant, metrics=SEED_METRICS):
     def diff(row, m):
         return "" if f"{m}_diff" not in row else f"{row[m + '_diff']:+.3g}, {verdict(row[m + '_agree'])}"
 
+    def rows(of, cell):
+        return [[r["variant"], str(len(r["seeds"])), *[cell(r, m) for m in metrics]] for r in of]
+    return metrics, rows(by_variant, mean_sd), rows(by_variant[1:], diff)
+
+
+def format_seed_table(by_variant, metrics=SEED_METRICS):
+    """Two markdown tables: each variant's mean ± spread over its seeds, then each variant's
+    difference from the baseline (the first row) and whether it holds on every seed."""
+    metrics, means, diffs = seed_tables(by_variant, metrics)
+    if not by_variant or not metrics:
+        return "(no finished runs with seeds)"
     head = ["| variant | seeds | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
-    means = [f"| {r['variant']} | {len(r['seeds'])} | " + " | ".join(mean_sd(r, m) for m in metrics) + " |"
-             for r in by_variant]
-    diffs = [f"| {r['variant']} | {len(r['seeds'])} | " + " | ".join(diff(r, m) for m in metrics) + " |"
-             for r in by_variant[1:]]
+    lines = [["| " + " | ".join(row) + " |" for row in table] for table in (means, diffs)]
     base = by_variant[0]["variant"]
-    return "\n".join(["Mean ± spread (standard deviation) over the seeds:", "", *head, *means, "",
+    return "\n".join(["Mean ± spread (standard deviation) over the seeds:", "", *head, *lines[0], "",
                       f"Difference from {base} (mean over seeds), and whether every seed agrees:", "",
-                      *head, *diffs])
+                      *head, *lines[1]])
 
 
 def plot_seed_summary(by_variant, metrics=SEED_METRICS, show=True, save_to=None):

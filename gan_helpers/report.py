@@ -23,8 +23,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .compare import (SEED_METRICS, compare_runs, plot_seed_summary, seconds_per_epoch, seed_summary,
-                      verdict)
+from .compare import compare_runs, plot_seed_summary, seconds_per_epoch, seed_summary, seed_tables
 from .config import RunConfig
 from .describe import summary
 from .metrics import METRIC_NAMES
@@ -505,15 +504,11 @@ def seed_blocks(paths, out):
         by_variant = seed_summary(rows) if rows and all("seed" in r for r in rows) else []
         if not by_variant:
             continue
-        metrics = [m for m in SEED_METRICS if m in by_variant[0]]
-        cell = "{:.3g} ± {:.2g}".format
+        metrics, means, diffs = seed_tables(by_variant)
+        base = by_variant[0]["variant"]
         blocks += [("h", 2, f"By variant, over seeds {', '.join(map(str, by_variant[0]['seeds']))}"),
-                   ("table", ["variant", "seeds", *metrics],
-                    [[r["variant"], str(len(r["seeds"])), *[cell(r[m], r[m + "_sd"]) if m in r else ""
-                                                            for m in metrics]] for r in by_variant]),
-                   ("table", ["variant", *[f"{m} vs {by_variant[0]['variant']}" for m in metrics]],
-                    [[r["variant"], *[f"{r[m + '_diff']:+.3g}, {verdict(r[m + '_agree'])}"
-                                      if m + "_diff" in r else "" for m in metrics]] for r in by_variant[1:]])]
+                   ("table", ["variant", "seeds", *metrics], means),
+                   ("table", ["variant", "seeds", *[f"{m} vs {base}" for m in metrics]], diffs)]
         figure = out / f"seeds_{path.name}.png"
         plot_seed_summary(by_variant, metrics, show=False, save_to=figure)
         blocks.append(("img", figure, "each variant's mean over the seeds (bar), one standard deviation "
