@@ -1,6 +1,7 @@
 """Rebuild the real image folders notebook 05's defaults were measured on, from Debian packages.
 
-    python data_scripts/get_debian_images.py [OUT_DIR]      (default: data/own_images)
+    python -m gan_helpers.course get_debian_images [OUT_DIR]      (default: data/own_images)
+    python data_scripts/get_debian_images.py [OUT_DIR]             (the same, from the course's folder)
 
 Needs a Debian or Ubuntu machine with `apt-get` (as root, run `apt-get update` once first) and
 `dpkg`. Each folder is one package's images, picked as below, copied unchanged:
@@ -57,6 +58,9 @@ def build(name, out):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
     out = Path(argv[0] if argv else "data/own_images")
     for name in FOLDERS:
         build(name, out)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from .config import RUN_PARAMETERS
+from .course import course_folders
 
 
 def notebook_parameters(notebook):
@@ -94,8 +95,7 @@ def find_notebook(name):
     or in the Colab clone the setup cell makes. A path that does not exist from this folder
     (`notebooks/01_....ipynb` typed in Colab's terminal, which starts in /content) is looked
     up by its file name in those folders too."""
-    here = Path(__file__).resolve().parents[1] / "notebooks"
-    folders = (Path("notebooks"), here, Path("/content/gan-lab-notebooks/notebooks"))
+    folders = (Path("notebooks"), *(folder / "notebooks" for folder in course_folders()))
     for candidate in (Path(name), *(folder / name for folder in folders),
                       *(folder / Path(name).name for folder in folders)):
         if candidate.is_file():
