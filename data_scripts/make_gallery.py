@@ -12,10 +12,11 @@ a scratch folder, then writes docs/results/<notebook>/:
                      set, wall seconds, the load average, and per run its epochs, seconds per
                      epoch, final losses and the last value of every quality metric.
 <run> is empty for a notebook with one run and "<label>_" otherwise. A sweep over seeds (notebooks
-02 and 03) keeps the pictures of its first seed's runs, one per variant, and adds:
+02, 03 and 06) keeps the pictures of its first seed's runs, one per variant, and adds:
   seeds.png          each variant's mean over the seeds with error bars (gh.compare.plot_seed_summary)
   results.json       "by_variant" (mean, spread, each seed's value, agreement with the baseline) and
                      "claims" (gan_helpers/lessons.py's claims, checked seed by seed).
+  capacity.png, stacked_samples.png   notebook 06: modes against D's weights, and each variant's samples
 --output-dir keeps the run folders there instead of a scratch folder; run folders that finished
 with the same parameters (data_scripts/lesson_acceptance.py's, with --out and --name set to the
 notebook's output_dir/sweeps and experiment) are then reused, not trained again, and results.json
@@ -46,7 +47,7 @@ import torch  # noqa: E402
 import gan_helpers as gh  # noqa: E402
 from gan_helpers.runs import epoch_files  # noqa: E402
 from gan_helpers.viz import make_gif  # noqa: E402
-from gan_helpers.compare import plot_seed_summary, seed_summary  # noqa: E402
+from gan_helpers.compare import plot_capacity, plot_seed_summary, plot_stacked_samples, seed_summary  # noqa: E402
 from gan_helpers.lessons import CLAIMS, check_claims  # noqa: E402
 from gan_helpers.params import find_notebook, notebook_parameters  # noqa: E402
 
@@ -97,6 +98,10 @@ def seed_results(sweeps, out, stem):
                                  for r in by_variant]
         if stem in CLAIMS:
             results["claims"] = check_claims(stem, rows)
+        if any("stacked_modes" in r for r in rows):  # notebook 06: the capacity curve and the samples
+            plot_capacity(rows, show=False, save_to=out / "capacity.png")
+            plot_stacked_samples(rows, show=False, save_to=out / "stacked_samples.png")
+            results.update(capacity="capacity.png", stacked_samples="stacked_samples.png")
         results["runs_seconds"] = {r["run"]: round(r["run_seconds"], 1) for r in rows if r.get("run_seconds")}
         first = min(r["seed"] for r in rows)
         first_runs |= {Path(r["run_dir"]).resolve() for r in rows if r["seed"] == first and r.get("run_dir")}

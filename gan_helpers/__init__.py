@@ -12,13 +12,13 @@ import warnings
 
 from . import env, image_folder, metrics
 from .callbacks import CollapseDetector, FolderMetrics, PointSnapshots, quality_callbacks
-from .compare import compare_runs, format_table
+from .compare import compare_runs, format_table, plot_capacity, plot_stacked_samples
 from .config import PRESETS, RunConfig
 from .data import load_dataset
 from .describe import architecture_table, describe_models
 from .env import after_parameters, gpu_report, memory_report, quick_mode
 from .experiments import (LESSON_ROLES, mnist_lesson_configs, results_table, run_configs,
-                          stacked_mnist_configs, stacked_table, toy_lesson_configs,
+                          stacked_mnist_runs, stacked_table, toy_lesson_configs,
                           train_augmentation_variants, train_mnist_lesson, train_stacked_mnist,
                           train_variants)
 from .image_folder import folder_or_demo, skipped_files

@@ -15,7 +15,7 @@ from .data import load_dataset
 from .metrics import METRIC_NAMES as METRICS
 from .metrics import upsampling_power
 from .runs import epoch_files, load_run, samples_of
-from .viz import epoch_axis, finish, step_curve
+from .viz import epoch_axis, finish, step_curve, to_grid
 
 # What a sweep with seeds compares by default: quality, coverage, the checkerboard, the price
 SEED_METRICS = ("fid", "class_coverage", "checkerboard", "s_per_step")
@@ -236,4 +236,44 @@ def plot_seed_summary(by_variant, metrics=SEED_METRICS, show=True, save_to=None)
         ax.set_title(f"{m} ({'lower' if m in LOWER_IS_BETTER else 'higher'} is better)", fontsize=9)
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    return finish(fig, save_to, show)
+
+
+# ---- notebook 06: modes against the discriminator's size -----------------------------------
+def plot_capacity(rows, show=True, save_to=None):
+    """Stacked-MNIST runs (experiments.stacked_row): modes and KL against D's weights (log
+    scale). DCGAN's runs as a line through each width's mean, a dot per seed; each fix as its own
+    marker at its D's weights. Returns the figure."""
+    done = [r for r in rows if r.get("status") == "finished"]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric, label in zip(axes, ("stacked_modes", "stacked_kl"), ("modes of 1,000", "KL against uniform")):
+        for i, variant in enumerate(dict.fromkeys(r["variant"] for r in done)):
+            runs = [r for r in done if r["variant"] == variant]
+            ax.scatter([r["params_D"] for r in runs], [r[metric] for r in runs], s=14,
+                       color="C0" if variant.startswith("dcgan") else f"C{i}",
+                       marker="o" if variant.startswith("dcgan") else "s",
+                       label=None if variant.startswith("dcgan") else variant)
+        dcgan = sorted({r["params_D"] for r in done if r["variant"].startswith("dcgan")})
+        means = [statistics.fmean(r[metric] for r in done if r["variant"].startswith("dcgan")
+                                  and r["params_D"] == w) for w in dcgan]
+        ax.plot(dcgan, means, color="C0", label="DCGAN (mean of the seeds)")
+        ax.set_xscale("log")
+        ax.set(xlabel="D's weights", ylabel=label)
+    # one legend, above the panels: inside, it would hide some run's dot
+    axes[0].legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.02), ncol=3, frameon=False)
+    axes[1].axhline(0, color="k", lw=0.5)
+    return finish(fig, save_to, show)
+
+
+def plot_stacked_samples(rows, seed=None, n=36, show=True, save_to=None):
+    """Each variant's n fresh samples (the same noise for all), from the runs of one seed (the
+    first unless named), titled with that run's modes and readable share."""
+    done = [r for r in rows if r.get("status") == "finished"]
+    seed = min(r["seed"] for r in done) if seed is None else seed
+    shown = [r for r in done if r["seed"] == seed]
+    fig, axes = plt.subplots(1, len(shown), figsize=(2.6 * len(shown), 3.0), squeeze=False)
+    for ax, r in zip(axes[0], shown):
+        ax.imshow(to_grid(samples_of(r["run_dir"], n=n, seed=1)))
+        ax.set_title(f"{r['variant']}\n{r['stacked_modes']} modes, {r['stacked_readable']:.0%} readable", fontsize=9)
+        ax.axis("off")
     return finish(fig, save_to, show)

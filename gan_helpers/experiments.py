@@ -4,15 +4,24 @@
 variant), its MNIST pair, and notebook 05's augmentation lesson (`train_augmentation_variants`)
 all go through it. Whole notebooks as separate processes are sweep.py's job.
 """
+import json
+import os
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
+
+import torch
 
 from .callbacks import (CollapseDetector, FolderMetrics, PointSnapshots, StackedModeCounter, hops,
                         run_outcome)
+from .compare import seed_summary, seed_tables, step_numbers
 from .config import RunConfig
 from .data import STACKED_MNIST_SIZE, Dataset, load_dataset, steps_per_epoch
-from .env import quick_mode
+from .env import output_root, quick_mode
 from .metrics import point_metrics, training_reference
 from .models import build_models, generate
 from .runs import Run, start_run
@@ -199,64 +208,168 @@ def results_table(results):
 
 
 
-# ---- Stacked MNIST (1,000 modes) -----------------------------------------------------------
-STACKED_STEPS = 2000  # G steps each: one pass over the 128,000 images at batch 64
-# D's two conv widths: the tutorial's [64, 128] D let DCGAN cover 895 and 922 modes (seeds 0, 1),
-# as many as its fixes; [16, 32] 704 (seed 0); [8, 16] (4,609 weights) drops modes as the papers'
-# DCGANs did (issue 24's note has the numbers)
-STACKED_D_CHANNELS = (8, 16)
+# ---- Stacked MNIST (1,000 modes): notebook 06 -----------------------------------------------
+STACKED_STEPS = 8_000  # G steps each: four passes over the 128,000 images at batch 64
+# D's width: its three convs have w, 2w and 4w channels. The capacity curve runs DCGAN at each;
+# the fixes run at STACKED_FIX_WIDTH, where DCGAN collapses (measured: docs/results/06_*)
+STACKED_WIDTHS = (2, 4, 8, 16)
+STACKED_FIX_WIDTH = 2
+STACKED_METRICS = ("stacked_modes", "stacked_kl", "stacked_readable", "s_per_step")
 # The papers' Stacked-MNIST rows (modes of 1,000 / KL), each at its own budget and architecture
 STACKED_PUBLISHED = {"DCGAN (VEEGAN, Table 2)": "99 / 3.4", "DCGAN (PacGAN, Table 2)": "78.9 / 4.50",
                      "PacDCGAN2 (PacGAN, Table 2)": "1000 / 0.06",
+                     "DCGAN, D = 1/4 G (PacGAN, Table 3)": "30.6 / 5.99",
+                     "PacDCGAN2, D = 1/4 G (PacGAN, Table 3)": "484.5 / -",
                      "RpGAN + R1 + R2 (R3GAN)": "1000 / 0.029"}
 
 
-def stacked_mnist_configs(seed=0, steps=STACKED_STEPS, batch_size=64, r1_gamma=1.0,
-                          d_channels=STACKED_D_CHANNELS, wandb_mode="disabled"):
-    """{name: (role, config)}: the same G (the TF tutorial's, 3 channels, 2.3M weights) and
-    the tutorial's D narrowed to `d_channels` conv channels in each, as DCGAN, with packing
-    (D judges two samples at once), and as RpGAN + R1 + R2 (R3GAN's loss); `steps` G steps
-    each, turned into epochs by fit_steps. Quick mode shrinks them like any run."""
-    base = RunConfig(dataset="stacked_mnist", channels=3, batch_size=batch_size, steps=steps,
-                     d_channels=list(d_channels), seed=seed, precision="fp32", wandb_mode=wandb_mode)
-    configs = {"DCGAN": ("baseline", base),
-               "PacDCGAN2": ("fix", base.replace(pack=2)),
-               "RpGAN+R1+R2": ("fix", base.replace(loss="rpgan", r1_gamma=r1_gamma))}
-    configs = {name: (role, cfg.fit_steps(cfg.max_images or STACKED_MNIST_SIZE, quiet=True))
-               for name, (role, cfg) in configs.items()}
-    if quick_mode():
-        configs = {k: (role, c.quick(quiet=i > 0)) for i, (k, (role, c)) in enumerate(configs.items())}
-    return configs
+def stacked_mnist_runs(seeds=(1, 2), steps=STACKED_STEPS, widths=STACKED_WIDTHS,
+                       fix_width=STACKED_FIX_WIDTH, r1_gamma=1.0, batch_size=64, wandb_mode="disabled"):
+    """{run name: (variant, seed, RunConfig)}: Unrolled GAN's small G (preset "unrolled_gan")
+    against D's of each width in `widths` as DCGAN ("dcgan_d<w>"), and at `fix_width` the two
+    fixes with the same G and D: packing ("pacgan2_d<w>", D judges two samples at once) and
+    R3GAN's loss ("rpgan_r1r2_d<w>"); each for `steps` G steps under every seed. Quick mode
+    keeps the first seed and shrinks each run."""
+    if isinstance(seeds, int) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ValueError(f"seeds={seeds!r}: give a list of whole numbers, e.g. [1, 2] (one run of "
+                         f"each variant per seed).")
+    seeds = list(seeds)[:1] if quick_mode() else list(seeds)
+    base = RunConfig(dataset="stacked_mnist", channels=3, preset="unrolled_gan", batch_size=batch_size,
+                     steps=steps, precision="fp32", wandb_mode=wandb_mode)
+    variants = {f"dcgan_d{w}": base.replace(d_channels=[w, 2 * w, 4 * w]) for w in widths}
+    fix_d = [fix_width, 2 * fix_width, 4 * fix_width]
+    variants[f"pacgan2_d{fix_width}"] = base.replace(d_channels=fix_d, pack=2)
+    variants[f"rpgan_r1r2_d{fix_width}"] = base.replace(d_channels=fix_d, loss="rpgan", r1_gamma=r1_gamma)
+    runs = {}
+    for seed in seeds:
+        for variant, cfg in variants.items():
+            cfg = cfg.replace(seed=seed).fit_steps(STACKED_MNIST_SIZE, quiet=True)
+            runs[f"{variant}_seed-{seed}"] = (variant, seed, cfg.quick(quiet=True) if quick_mode() else cfg)
+    return runs
 
 
-def train_stacked_mnist(configs, samples=26_000, experiment=None, output_dir="outputs",
-                        use_drive=False, progress=True):
-    """Stacked MNIST's variants ({name: (role, RunConfig)}, from stacked_mnist_configs) trained
-    one after another on one data set, each counted after its last epoch by a
-    StackedModeCounter (`samples` fresh images; 26,000 as VEEGAN and PacGAN count; 500 in quick
-    mode), so the count reaches training_metrics.json, W&B and the report. Each Result's
-    `metrics`: its role, the modes (of 1,000) and KL, and the G steps it took."""
-    roles = {name: role for name, (role, _) in configs.items()}
+def train_stacked_mnist(runs, samples=26_000, experiment="06_stacked_mnist_1000_modes",
+                        output_dir="outputs", use_drive=False, jobs=1):
+    """Train the runs of stacked_mnist_runs, `jobs` at a time (each in its own process, with its
+    share of the CPU cores), each in its folder <experiment>/<run name>, and count the modes of
+    `samples` fresh images of each (26,000, as VEEGAN and PacGAN count; 500 in quick mode).
+    A run that already finished with the same config is read back, not trained again. Returns
+    one row per run: variant, seed, status, modes, KL, readable share, G steps and seconds."""
     samples = min(samples, 500) if quick_mode() else samples  # quick mode proves the code only
-    first = next(iter(configs.values()))[1]
-    data = load_dataset(first)  # every variant trains on the same stacked digits
-    results = run_configs({name: cfg for name, (_, cfg) in configs.items()}, data, experiment,
-                          output_dir, use_drive, progress=progress,
-                          callbacks=lambda cfg, g, d: [StackedModeCounter(every=cfg.epochs, n=samples)])
-    for name, r in results.items():
-        steps = len(r.history["epoch"]) * steps_per_epoch(len(data), r.cfg.batch_size)
-        r.metrics = {"role": roles[name], "modes": r.history["stacked_modes"][-1],
-                     "kl": r.history["stacked_kl"][-1], "steps": steps // r.cfg.critic_steps}
-    return results
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs={jobs!r}: give the number of runs to train at a time, 1 or more "
+                         f"(2 on a 2-core CPU; 1 on one GPU).")
+    root = output_root(str(output_dir), use_drive) / experiment
+    root.mkdir(parents=True, exist_ok=True)
+    todo = {name: run for name, run in runs.items() if finished_history(root / name, run[2]) is None}
+    print(f"{len(runs)} runs ({len(runs) - len(todo)} already finished), {jobs} at a time; a line "
+          f"as each ends.", flush=True)
+    failed = _train_in_processes(todo, samples, root, jobs)
+    rows = [stacked_row(name, variant, seed, root / name, cfg, failed.get(name))
+            for name, (variant, seed, cfg) in runs.items()]
+    # as a sweep writes it: gh.report(<experiment folder>) and the gallery read the seed tables
+    (root / "summary.json").write_text(json.dumps(rows, indent=1) + "\n")
+    return rows
 
 
-def stacked_table(results):
-    """Trained Stacked-MNIST variants (train_stacked_mnist) as a table, the papers' rows below."""
-    rows = [f"{'variant':<14}{'role':<10}{'modes':>7}{'KL':>7}{'G steps':>9}{'seconds':>9}"]
-    rows.append("-" * len(rows[0]))
-    for name, r in results.items():
-        m = r.metrics
-        rows.append(f"{name:<14}{m['role']:<10}{m['modes']:>7}{m['kl']:>7.2f}{m['steps']:>9}"
-                    f"{r.seconds:>9.0f}")
-    rows += ["", "published (modes of 1,000 / KL; each at its own budget and architecture):"]
-    return "\n".join(rows + [f"  {k}: {v}" for k, v in STACKED_PUBLISHED.items()])
+def _train_in_processes(todo, samples, root, jobs):
+    """Each run trained by train_one_stacked: in this process one after another when jobs is 1,
+    else in its own Python process, `jobs` at a time. A line as each ends; returns {run name:
+    error} of the runs that failed (one failure leaves the others' results standing)."""
+    failed = {}
+
+    def report(i, name, line, error):
+        if error:
+            failed[name] = error
+        print(f"[{i}/{len(todo)}] {line or f'{name}: failed, {error}'}", flush=True)
+
+    if jobs == 1:
+        for i, (name, (_, _, cfg)) in enumerate(todo.items(), 1):
+            report(i, name, *_outcome(train_one_stacked, name, cfg, samples, str(root)))
+        return failed
+    threads = max(1, (os.cpu_count() or 1) // jobs)  # two runs on 2 cores: one thread each
+    with ThreadPoolExecutor(jobs) as pool:  # each thread waits on one child process
+        futures = {pool.submit(_outcome, _train_in_child, name, cfg, samples, root, threads): name
+                   for name, (_, _, cfg) in todo.items()}
+        for i, future in enumerate(as_completed(futures), 1):
+            report(i, futures[future], *future.result())
+    return failed
+
+
+def _outcome(fn, *args):
+    """(fn's result, None), or (None, the error it raised, in one line)."""
+    try:
+        return fn(*args), None
+    except Exception as error:
+        return None, f"{type(error).__name__}: {error}"
+
+
+def _train_in_child(name, cfg, samples, root, threads):
+    """train_one_stacked in a new Python process (a process of its own: torch's threads, memory
+    and a crash stay there). Its last line of output is the run's line."""
+    code = ("import json, sys; from gan_helpers.config import RunConfig; "
+            "from gan_helpers.experiments import train_one_stacked; a = json.loads(sys.argv[1]); "
+            "print(train_one_stacked(a['name'], RunConfig.from_dict(a['cfg']), a['samples'], a['root'], a['threads']))")
+    args = json.dumps(dict(name=name, cfg=cfg.to_dict(), samples=samples, root=str(root), threads=threads))
+    done = subprocess.run([sys.executable, "-c", code, args], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError((done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1])
+    return done.stdout.strip().splitlines()[-1]
+
+
+def train_one_stacked(name, cfg, samples, root, threads=0):
+    """One Stacked-MNIST run, trained to its end and counted (StackedModeCounter) after the last
+    epoch; returns a line saying what it gave. `threads`: torch threads (0 = as they are)."""
+    if threads:
+        torch.set_num_threads(threads)
+    counter = StackedModeCounter(every=cfg.epochs, n=samples)
+    run = Run(cfg, Path(root).name, Path(root).parent, name)
+    history = train(cfg, load_dataset(cfg), run, callbacks=[counter], progress=False)
+    return (f"{name}: {history['stacked_modes'][-1]} modes, KL {history['stacked_kl'][-1]:.2f}, "
+            f"readable {history['stacked_readable'][-1]:.2f}, {sum(history['epoch_seconds']):.0f} s")
+
+
+def finished_history(folder, cfg):
+    """The history of a run folder that trained `cfg` to its end and counted its modes, or None."""
+    try:
+        same = RunConfig.from_json(folder / "hyperparameters.json") == cfg
+        history = json.loads((folder / "training_metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    counted = (history.get("stacked_modes") or [None])[-1] is not None
+    return history if same and counted and len(history["epoch"]) == cfg.epochs else None
+
+
+def stacked_row(name, variant, seed, folder, cfg, error=None):
+    """One run's row for tables and claims (lessons.check_claims reads these columns)."""
+    history = None if error else finished_history(folder, cfg)
+    row = {"run": name, "variant": variant, "seed": seed, "width": cfg.d_channels[0],
+           "pack": cfg.pack, "loss": cfg.loss, "status": "finished" if history else "failed",
+           "error": error, "run_dir": str(folder)}
+    if history:
+        row.update({m: history[m][-1] for m in STACKED_METRICS if m in history}, **step_numbers(history))
+        row["params_D"] = sum(p.numel() for p in build_models(cfg)[1].parameters())
+    return row
+
+
+def stacked_summary(rows):
+    """Each variant's mean ± spread over its seeds (compare.seed_summary), with D's weights."""
+    by_variant = seed_summary(rows, list(STACKED_METRICS))
+    weights = {r["variant"]: r["params_D"] for r in rows if r.get("params_D")}
+    return [{**v, "params_D": weights.get(v["variant"])} for v in by_variant]
+
+
+def stacked_table(rows):
+    """The runs' modes, KL and readable share as a markdown table, mean ± spread and each seed's
+    value per variant, then the papers' rows."""
+    metrics, means, _ = seed_tables(stacked_summary(rows), STACKED_METRICS)
+    per_seed = {v: "; ".join(f"{r['seed']}: {r['stacked_modes']}" for r in rows
+                             if r["variant"] == v and r.get("stacked_modes") is not None)
+                for v in dict.fromkeys(r["variant"] for r in rows)}
+    lines = ["| variant | D weights | seeds | " + " | ".join(metrics) + " | modes, seed by seed |",
+             "|" + "---|" * (len(metrics) + 4)]
+    weights = {r["variant"]: r.get("params_D") for r in rows}
+    for row in means:
+        lines.append(f"| {row[0]} | {weights[row[0]] or ''} | " + " | ".join(row[1:]) + f" | {per_seed[row[0]]} |")
+    lines += ["", "The papers (modes of 1,000 / KL), each with its own networks and budget:", ""]
+    return "\n".join(lines + [f"- {k}: {v}" for k, v in STACKED_PUBLISHED.items()])

@@ -27,7 +27,7 @@ def test_kernel_5_stride_2_paints_4_6_9():
     assert torch.equal(pattern[:-2, :-2], pattern[2:, 2:])
 
 
-NATIVE = {"tf_tutorial": (28, 1), "deeper_3x3": (28, 1), "kernel8_stride1_2": (28, 1),
+NATIVE = {"tf_tutorial": (28, 1), "deeper_3x3": (28, 1), "kernel8_stride1_2": (28, 1), "unrolled_gan": (28, 3),
           "dcgan64": (64, 3), "wgan_gp64": (64, 3)}
 
 

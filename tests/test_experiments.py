@@ -90,17 +90,34 @@ def test_notebook_04_form_defaults_are_the_lesson_functions_defaults():
             assert default == form[field], (fn.__name__, arg)
 
 
-def test_notebook_06_form_defaults_are_the_acceptance_scripts_defaults():
-    """data_scripts/stacked_mnist_acceptance.py measures gh.stacked_mnist_configs at its defaults
-    and counts --samples images: its table is notebook 06's only if the form holds the same."""
+def test_notebook_06_form_defaults_are_the_lesson_functions_defaults():
+    """The measured numbers (gan_helpers/lessons.py's claims, the notebook's text) are of
+    gh.stacked_mnist_runs and gh.train_stacked_mnist at their defaults: the form must hold the same."""
     form = form_defaults("06_stacked_mnist_1000_modes")
-    defaults = {k: p.default for k, p in inspect.signature(gh.stacked_mnist_configs).parameters.items()}
-    for arg in ("steps", "batch_size", "r1_gamma", "seed"):
-        assert defaults[arg] == form[arg], arg
-    assert list(defaults["d_channels"]) == form["d_channels"]
-    script = (ROOT / "data_scripts" / "stacked_mnist_acceptance.py").read_text()
-    assert f'"--samples", type=int, default={form["samples"]:_}' in script
+    defaults = {k: p.default for k, p in inspect.signature(gh.stacked_mnist_runs).parameters.items()}
+    for arg, field in (("seeds", "seeds"), ("steps", "steps"), ("widths", "d_widths"), ("fix_width", "fix_width"),
+                       ("r1_gamma", "r1_gamma"), ("batch_size", "batch_size")):
+        default = list(defaults[arg]) if isinstance(defaults[arg], tuple) else defaults[arg]
+        assert default == form[field], arg
     assert inspect.signature(gh.train_stacked_mnist).parameters["samples"].default == form["samples"]
+
+
+def test_stacked_runs_name_each_variant_and_seed_and_refuse_bad_seeds(monkeypatch):
+    monkeypatch.delenv("GAN_HELPERS_QUICK", raising=False)
+    runs = gh.stacked_mnist_runs(seeds=[3, 4], steps=4000, widths=[2, 8], fix_width=2)
+    assert list(runs) == [f"{v}_seed-{s}" for s in (3, 4) for v in ("dcgan_d2", "dcgan_d8", "pacgan2_d2",
+                                                                         "rpgan_r1r2_d2")]
+    variant, seed, cfg = runs["rpgan_r1r2_d2_seed-4"]
+    assert (variant, seed, cfg.seed, cfg.loss, cfg.d_channels, cfg.pack) == ("rpgan_r1r2_d2", 4, 4, "rpgan", [2, 4, 8], 1)
+    assert runs["pacgan2_d2_seed-3"][2].pack == 2 and runs["dcgan_d8_seed-3"][2].d_channels == [8, 16, 32]
+    assert all(c.epochs == 2 and c.preset == "unrolled_gan" for _, _, c in runs.values())  # 4,000 steps of 2,000
+    monkeypatch.setenv("GAN_HELPERS_QUICK", "1")
+    assert {s for _, s, _ in gh.stacked_mnist_runs(seeds=[3, 4]).values()} == {3}  # quick: the first seed
+    for bad in (3, [], [1.5]):
+        with pytest.raises(ValueError, match="list of whole numbers"):
+            gh.stacked_mnist_runs(seeds=bad)
+    with pytest.raises(ValueError, match="jobs=0"):
+        gh.train_stacked_mnist({}, jobs=0)
 
 
 def test_augmentation_lesson_counts_steps_and_measures_each_run(messy_folder, tmp_path, monkeypatch):

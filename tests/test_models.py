@@ -11,7 +11,7 @@ from gan_helpers import RunConfig, build_models
 from gan_helpers.config import PRESETS
 
 
-NATIVE = {"tf_tutorial": (28, 1), "deeper_3x3": (28, 1), "kernel8_stride1_2": (28, 1),
+NATIVE = {"tf_tutorial": (28, 1), "deeper_3x3": (28, 1), "kernel8_stride1_2": (28, 1), "unrolled_gan": (28, 3),
           "dcgan64": (64, 3), "wgan_gp64": (64, 3)}
 
 
