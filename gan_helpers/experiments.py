@@ -329,10 +329,15 @@ def train_one_stacked(name, cfg, samples, root, threads=0):
             f"readable {history['stacked_readable'][-1]:.2f}, {sum(history['epoch_seconds']):.0f} s")
 
 
+TRACKING_ONLY = ("wandb_mode", "wandb_project")  # where a run is logged, not what it trains
+
+
 def finished_history(folder, cfg):
-    """The history of a run folder that trained `cfg` to its end and counted its modes, or None."""
+    """The history of a run folder that trained `cfg` (where it was logged aside) to its end and
+    counted its modes, or None."""
     try:
-        same = RunConfig.from_json(folder / "hyperparameters.json") == cfg
+        saved = RunConfig.from_json(folder / "hyperparameters.json")
+        same = saved.replace(**{f: getattr(cfg, f) for f in TRACKING_ONLY}) == cfg
         history = json.loads((folder / "training_metrics.json").read_text())
     except (OSError, ValueError):
         return None

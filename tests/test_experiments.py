@@ -136,3 +136,18 @@ def test_augmentation_lesson_counts_steps_and_measures_each_run(messy_folder, tm
         assert len([v for v in history["edge_alignment"] if v is not None]) == 2  # quick: 2 epochs
     trains = {json.loads((d / "training_metrics.json").read_text())["edge_alignment_train"][0] for d in dirs}
     assert len(trains) == 1
+
+
+def test_stacked_runs_that_finished_are_read_back_not_trained_again(mnist_ready, tmp_path, monkeypatch, capsys):
+    """Run All again (or the acceptance script on the notebook's folder) reuses each finished run,
+    whatever W&B mode it was logged with; the rows, summary.json and the claims read the same."""
+    monkeypatch.setenv("GAN_HELPERS_QUICK", "1")
+    runs = {k: v for k, v in gh.stacked_mnist_runs([7], widths=[2]).items() if k.startswith("dcgan")}
+    first = gh.train_stacked_mnist(runs, experiment="lesson", output_dir=tmp_path, jobs=1)
+    assert "1 runs (0 already finished)" in capsys.readouterr().out
+    assert first[0]["status"] == "finished" and first[0]["params_D"] == 557 and first[0]["g_steps"] > 0
+    offline = {k: (v, s, c.replace(wandb_mode="offline")) for k, (v, s, c) in runs.items()}
+    again = gh.train_stacked_mnist(offline, experiment="lesson", output_dir=tmp_path, jobs=1)
+    assert "1 runs (1 already finished)" in capsys.readouterr().out
+    assert again == first == json.loads((tmp_path / "lesson" / "summary.json").read_text())
+    assert sorted(p.name for p in (tmp_path / "lesson").iterdir()) == ["dcgan_d2_seed-7", "summary.json"]
