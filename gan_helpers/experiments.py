@@ -219,7 +219,7 @@ STACKED_METRICS = ("stacked_modes", "stacked_kl", "stacked_readable", "s_per_ste
 STACKED_PUBLISHED = {"DCGAN (VEEGAN, Table 2)": "99 / 3.4", "DCGAN (PacGAN, Table 2)": "78.9 / 4.50",
                      "PacDCGAN2 (PacGAN, Table 2)": "1000 / 0.06",
                      "DCGAN, D = 1/4 G (PacGAN, Table 3)": "30.6 / 5.99",
-                     "PacDCGAN2, D = 1/4 G (PacGAN, Table 3)": "484.5 / -",
+                     "PacDCGAN2, D = 1/4 G (PacGAN, Table 3)": "484.5 modes",
                      "RpGAN + R1 + R2 (R3GAN)": "1000 / 0.029"}
 
 
