@@ -20,7 +20,7 @@ from .callbacks import (CollapseDetector, FolderMetrics, PointSnapshots, Stacked
                         run_outcome)
 from .compare import seed_summary, seed_tables, step_numbers
 from .config import RunConfig
-from .data import STACKED_MNIST_SIZE, Dataset, load_dataset, steps_per_epoch
+from .data import STACKED_MNIST_SIZE, Dataset, load_dataset
 from .env import output_root, quick_mode
 from .metrics import point_metrics, training_reference
 from .models import build_models, generate
@@ -353,7 +353,9 @@ def stacked_row(name, variant, seed, folder, cfg, error=None):
            "error": error, "run_dir": str(folder)}
     if history:
         row.update({m: history[m][-1] for m in STACKED_METRICS if m in history}, **step_numbers(history))
-        row["params_D"] = sum(p.numel() for p in build_models(cfg)[1].parameters())
+        # the weights each network had, as the run folder records them (compare_runs reads the same)
+        info = json.loads((folder / "hyperparameters.json").read_text())
+        row["params_G"], row["params_D"] = info["parameters"]
     return row
 
 
