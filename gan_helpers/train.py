@@ -24,7 +24,10 @@ from .data import batches, steps_per_epoch
 from .env import pick_device
 from .models import build_models, sample
 
-D_WINS_EPOCHS = 3  # epochs in a row of D(G(z)) ~ 0 with an exploding G loss = divergence
+# D(G(z)) ~ 0 with an exploding G loss for 3 epochs in a row, and for at least 500 G steps, is
+# divergence. The steps matter on a small folder: 128 images at batch 64 are 2 steps an epoch,
+# and 6 steps prove nothing; on MNIST at batch 256, 3 epochs are 700 steps.
+D_WINS_EPOCHS, D_WINS_STEPS = 3, 500
 # A loss that grows by orders of magnitude is divergence too. BCE, hinge and LSGAN losses of a
 # healthy run stay below ~20 (per-sample losses of a probability or a margin), so an epoch mean
 # beyond 1e3 means the weights blew up. WGAN critic values drift freely (only differences mean
@@ -377,8 +380,8 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True, watch=N
         if watch is not None:
             watch.step(gan, history)
 
-    # d_wins: epochs in a row D has won, kept in the history so a resumed run goes on counting
-    d_wins, started = history.get("d_wins_in_a_row", 0), time.perf_counter() - history["total_seconds"]
+    # d_wins: G steps in a row D has won, kept in the history so a resumed run goes on counting
+    d_wins, started = history.get("d_wins_steps", 0), time.perf_counter() - history["total_seconds"]
     try:
         for epoch in range(start + 1, cfg.epochs + 1):
             row, finite, d_wins = run_epoch(cfg, gan, data, epoch, d_wins, bar, history, on_step)
@@ -386,7 +389,7 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True, watch=N
             for callback in callbacks:
                 row.update(callback(state) or {})
             record(history, row)
-            history["d_wins_in_a_row"] = d_wins
+            history["d_wins_steps"] = d_wins
             history["total_seconds"] = time.perf_counter() - started
             _count_trained(gan.g, gan.d, n_steps, run)
             if run is not None:
@@ -439,7 +442,7 @@ def images_per_second(history, images_per_epoch):
 def run_epoch(cfg, gan, data, epoch, d_wins, bar, history, on_step=None):
     """train_epoch with the epoch's bookkeeping: learning-rate decay, instance-noise annealing,
     the one host sync, the divergence check. Returns (history row, whether its numbers are
-    finite, epochs in a row D has won)."""
+    finite, G steps in a row D has won)."""
     gan.g.train(), gan.d.train()
     noise_std = cfg.instance_noise * (1 - (epoch - 1) / cfg.epochs)  # annealed to 0
     if cfg.lr_decay == "linear":  # as the WGAN-GP paper's CIFAR runs; set from the epoch, so resume-safe
@@ -458,7 +461,7 @@ def run_epoch(cfg, gan, data, epoch, d_wins, bar, history, on_step=None):
     n_steps = steps_per_epoch(len(data), cfg.batch_size)
     row = dict(epoch=epoch, **epoch_means(cfg, d_sums + g_sums, n_steps),
                epoch_seconds=time.perf_counter() - t0)
-    d_wins, finite = _check_divergence(cfg, row, d_wins, first=_first_epoch(history, row))
+    d_wins, finite = _check_divergence(cfg, row, d_wins, n_steps, first=_first_epoch(history, row))
     row.update(zip(grad_names, grads))  # scaler.step unscaled fp16 grads
     # every step's losses, one list per epoch (G's: one per G step), for the per-step curves
     row.update(step_d_loss=step_d, step_g_loss=step_g)
@@ -513,20 +516,20 @@ def layer_grad_norms(g, d):
     return names, torch.stack(norms) if norms else torch.zeros(0, device=device)
 
 
-def _check_divergence(cfg, row, d_wins, first=None):
+def _check_divergence(cfg, row, d_wins, n_steps, first=None):
     """NaN/inf, a loss exploded by orders of magnitude, or D winning outright for
-    D_WINS_EPOCHS epochs: stop (or warn) with advice. `first`: the run's first epoch row.
-    Returns (epochs in a row D has won, whether this epoch's weights are worth keeping)."""
+    D_WINS_EPOCHS epochs and D_WINS_STEPS G steps: stop (or warn) with advice. `d_wins`: G steps
+    in a row D has won before this epoch of `n_steps` steps; `first`: the run's first epoch row.
+    Returns (G steps in a row D has won, whether this epoch's weights are worth keeping)."""
     values = [v for k, v in row.items() if isinstance(v, float)]
     bad = not all(np.isfinite(values))
     exploded = None if bad else _exploded(cfg, row, first or row)
-    if cfg.loss == "bce" and row["d_fake"] < 0.01 and row["g_loss"] > 6:
-        d_wins += 1
-    else:
-        d_wins = 0
-    if bad or exploded or d_wins >= D_WINS_EPOCHS:
+    g_steps = max(n_steps // cfg.critic_steps, 1)
+    won = cfg.loss == "bce" and row["d_fake"] < 0.01 and row["g_loss"] > 6
+    d_wins = d_wins + g_steps if won else 0
+    if bad or exploded or d_wins >= max(D_WINS_EPOCHS * g_steps, D_WINS_STEPS):
         what = ("a loss became NaN/inf" if bad else exploded or
-                f"the discriminator won outright for {D_WINS_EPOCHS} epochs "
+                f"the discriminator won outright for {d_wins // g_steps} epochs, {d_wins} G steps "
                 f"(D(G(z)) = {row['d_fake']:.4f}, G loss = {row['g_loss']:.1f})")
         message = (f"Training diverged at epoch {row['epoch']}: {what}. Likely causes: a "
                    f"learning rate too high for D (lr_d={cfg.lr_d:g}) or a D much stronger "

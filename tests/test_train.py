@@ -101,21 +101,38 @@ def test_wgan_gp_epoch_logs_critic_terms_and_per_layer_gradients(tmp_path):
     assert saved[layers_d[0]] == history[layers_d[0]]
 
 
+# D at lr 9e-3 against a G at 1e-7: D(G(z)) hits 0 after the first epoch and G's loss explodes.
+# Unrolled GAN's small G, narrowed, at batch 4: 500 G steps take a few seconds on a CPU.
+DIVERGING = dict(preset="unrolled_gan", g_channels=[16, 8, 8, 4], batch_size=4, lr_d=9e-3,
+                 lr_g=1e-7, precision="fp32", device="cpu", wandb_mode="disabled")
+
+
 def test_divergence_stops_with_advice_and_keeps_the_good_checkpoint(mnist_ready, tmp_path):
-    """D at lr 9e-3 against a G at 1e-7: D(G(z)) hits 0 and G's loss explodes; the run stops
-    and says what to try."""
-    cfg = RunConfig(max_images=128, batch_size=64, epochs=8, lr_d=9e-3, lr_g=1e-7, precision="fp32",
-                    device="cpu", wandb_mode="disabled").validate()
+    """D wins from epoch 2 on, 64 G steps an epoch: the run stops once D has won for 500 G
+    steps (epoch 9) and says what to try."""
+    cfg = RunConfig(max_images=256, epochs=12, **DIVERGING).validate()
     run = gh.start_run(cfg, "diverge", str(tmp_path), "r")
     with pytest.raises(DivergenceError) as err:
         gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
     message = str(err.value)
+    assert "diverged at epoch 9: the discriminator won outright for 8 epochs, 512 G steps" in message
     for knob in ("lr_d", "label_smoothing", "instance_noise", "wgan-gp"):
         assert knob in message
     kept = run.checkpoints()
     assert kept, "the last good checkpoint must be kept"
     state = torch.load(kept[-1], weights_only=True)
     assert all(torch.isfinite(t).all() for t in state["generator"].values() if t.is_floating_point())
+
+
+def test_a_small_folder_is_not_stopped_after_a_few_steps(mnist_ready):
+    """Notebook 05's demo folder, 128 images at batch 64, is 2 G steps an epoch: D winning
+    for 3 epochs is 6 steps, no evidence of divergence (it stopped the demo at epoch 44).
+    Here 8 images at batch 4: D has won from epoch 8 to 20, 26 G steps, and the run goes on."""
+    cfg = RunConfig(max_images=8, epochs=20, **DIVERGING).validate()
+    history = gh.train(cfg, gh.load_dataset(cfg), progress=False)
+    assert len(history["epoch"]) == 20
+    assert max(history["d_fake"][7:]) < 0.01 and min(history["g_loss"][7:]) > 6  # D won outright
+    assert history["d_wins_steps"] >= 13 * 2
 
 
 def test_nan_in_warn_mode_never_replaces_good_checkpoints(mnist_ready, tmp_path, capsys):
