@@ -16,6 +16,19 @@ os.environ.setdefault("GAN_DATA_DIR", str(SHARED_DATA))
 os.environ["WANDB_MODE"] = "offline"
 os.environ.pop("WANDB_API_KEY", None)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Under pytest-xdist each worker gets one core: torch in the worker and in every kernel and
+# script it starts (they inherit the variable) uses one thread, so the workers do not fight
+# over the cores
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def pytest_configure(config):
+    """GAN_NOTEBOOK_KERNEL names the Jupyter kernel nbmake runs every notebook in. CI's Colab
+    lane (.ci/run) sets it to a second environment at Colab's library versions."""
+    kernel = os.environ.get("GAN_NOTEBOOK_KERNEL")
+    if kernel and getattr(config.option, "nbmake_kernel", None) is None:
+        config.option.nbmake_kernel = kernel
 
 
 @pytest.fixture

@@ -41,7 +41,8 @@ HEADLESS_RUNNERS = ("papermill", "nbclient", "nbconvert", "nbmake", "pytest")
 
 def _widgets_available():
     """A kernel with a front end that draws widgets (Jupyter, Colab): not plain Python, not a
-    kernel started by papermill, nbmake or nbconvert (its parent process), and not when
+    kernel started by papermill, nbmake or nbconvert (its parent process, or the one that
+    started a pytest-xdist worker), and not when
     GAN_HELPERS_STATIC=1 asks for the static figures."""
     try:
         import ipywidgets  # noqa: F401
@@ -52,7 +53,10 @@ def _widgets_available():
     if os.environ.get("GAN_HELPERS_STATIC", "").strip() not in ("", "0"):
         return False
     try:  # the parent's program: `papermill ...`, `python -m papermill ...`, `.../bin/pytest ...`
-        words = psutil.Process().parent().cmdline()[:3]
+        parent = psutil.Process().parent()
+        while "-c" in parent.cmdline()[1:3]:  # an inline program (a pytest-xdist worker): its parent's
+            parent = parent.parent()
+        words = parent.cmdline()[:3]
     except (psutil.Error, AttributeError):  # no parent to ask: assume someone is looking
         return True
     names = [os.path.basename(w).lower() for w in words]

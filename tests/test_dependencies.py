@@ -7,6 +7,7 @@ downgrade something Colab ships. Needs a package index (CI has PyPI); skipped on
 cannot reach one.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -97,3 +98,26 @@ def newest_on_colab(req, tmp_path):
     assert out.returncode == 0, f"pip cannot install {req} on Colab's Python:\n{out.stderr[-3000:]}"
     (item,) = json.loads(report.read_text())["install"]
     return item["metadata"]["version"], item["metadata"].get("requires_dist", [])
+
+
+# What the notebooks import, at the version CI's Colab lane must hold
+COLAB_LANE = ["torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "wandb", "ipykernel",
+              "ipython", "tqdm", "pillow"]
+
+
+def test_the_notebook_kernel_holds_colabs_versions():
+    """CI's Colab lane (.ci/run): the kernel nbmake runs every notebook in, GAN_NOTEBOOK_KERNEL,
+    has Colab's versions of what the notebooks import, and imports this checkout's gan_helpers."""
+    name = os.environ.get("GAN_NOTEBOOK_KERNEL")
+    if not name:
+        pytest.skip("no Colab lane here: .ci/run builds one and sets GAN_NOTEBOOK_KERNEL")
+    from jupyter_client.kernelspec import KernelSpecManager
+    python = KernelSpecManager().get_kernel_spec(name).argv[0]
+    code = ("import json, importlib.metadata as m, gan_helpers; "
+            f"print(json.dumps([{{n: m.version(n) for n in {COLAB_LANE!r}}}, gan_helpers.__file__]))")
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    versions, where = json.loads(out.stdout)
+    colab = colab_versions()
+    assert versions == {n: colab[_norm(n)] for n in COLAB_LANE}
+    assert Path(where).resolve() == ROOT / "gan_helpers" / "__init__.py"
