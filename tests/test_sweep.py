@@ -150,8 +150,11 @@ def test_ctrl_c_says_what_finished_and_how_to_resume(tmp_path):
     import signal
     import time
     cmd = CLI + ["--grid", "lr_g=1e-4,2e-4"] + ONE + ["--out", str(tmp_path)]
+    # Started as a terminal starts it, with SIGINT at its default: a shell that runs the tests in
+    # the background (`pytest &`, a CI script) leaves SIGINT ignored, and children inherit that
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     sweep_dir = tmp_path / "shared"
     deadline = time.time() + 400
     while not (sweep_dir / "notebooks" / "lr_g-0.0002.log").exists():
