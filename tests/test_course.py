@@ -2,7 +2,9 @@
 terminal and `!` commands start in /content, with the course cloned elsewhere: so notebooks give
 `python -m gan_helpers...` commands (the course's scripts through gan_helpers.course), and each is
 run here from another folder."""
+import csv
 import json
+import math
 import re
 import shlex
 import subprocess
@@ -46,6 +48,26 @@ def test_each_command_starts_from_another_folder(target, tmp_path):
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage" in done.stdout.lower() or "python" in done.stdout
+
+
+# The commands that train and that a student edits and reruns: run as the notebook writes them,
+# in quick mode (the first seed, 2 epochs of 512 images; about a minute), from an empty folder.
+# The acceptance scripts' commands take minutes even in quick mode (collapse_acceptance --part 1:
+# 6 min here); they answer --help above, and notebook 06's runs in tests/test_stacked_mnist.py.
+SWEEPS = [c for _, c in markdown_commands() if c.startswith("python -m gan_helpers.sweep notebooks/")]
+
+
+@pytest.mark.parametrize("command", SWEEPS)
+def test_a_sweep_command_runs_as_written_from_another_folder(command, tmp_path):
+    words = shlex.split(command)
+    done = subprocess.run([sys.executable, *words[1:]], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (summary,) = (tmp_path / "outputs" / "sweeps").glob("*/summary.csv")
+    rows = list(csv.DictReader(summary.open()))
+    grids = [w for i, w in enumerate(words) if i and words[i - 1] == "--grid"]
+    assert len(rows) == math.prod(len(g.split("=")[1].split(",")) for g in grids)  # one seed each
+    assert all(r["status"] == "finished" for r in rows), rows
 
 
 def test_course_files_are_found_in_colabs_clone_and_a_missing_one_says_what_to_do(tmp_path):
