@@ -52,8 +52,9 @@ def test_each_command_starts_from_another_folder(target, tmp_path):
 
 # The commands that train and that a student edits and reruns: run as the notebook writes them,
 # in quick mode (the first seed, 2 epochs of 512 images; about a minute), from an empty folder.
-# The acceptance scripts' commands take minutes even in quick mode (collapse_acceptance --part 1:
-# 6 min here); they answer --help above, and notebook 06's runs in tests/test_stacked_mnist.py.
+# The acceptance scripts' commands take minutes: collapse_acceptance has no quick mode (its numbers
+# are full-mode numbers; --part 1 --seeds 1 2 3 took 6 min here), lesson_acceptance 02/03 run a
+# sweep of every variant. They answer --help above; notebook 06's runs in tests/test_stacked_mnist.py.
 SWEEPS = [c for _, c in markdown_commands() if c.startswith("python -m gan_helpers.sweep notebooks/")]
 
 
