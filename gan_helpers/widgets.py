@@ -41,9 +41,8 @@ HEADLESS_RUNNERS = ("papermill", "nbclient", "nbconvert", "nbmake", "pytest")
 
 def _widgets_available():
     """A kernel with a front end that draws widgets (Jupyter, Colab): not plain Python, not a
-    kernel started by papermill, nbmake or nbconvert (its parent process, or the one that
-    started a pytest-xdist worker), and not when
-    GAN_HELPERS_STATIC=1 asks for the static figures."""
+    kernel started by papermill, nbmake or nbconvert (its parent process, or the program that
+    started a pytest-xdist worker), and not when GAN_HELPERS_STATIC=1 asks for the static figures."""
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
