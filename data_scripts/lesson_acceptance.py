@@ -1,7 +1,13 @@
 """A lesson's claims on any seeds: run the lesson's own default grid once per seed, check every claim.
 
-    python data_scripts/lesson_acceptance.py 02_architecture_variations --seeds 4 5 6 --json 02.json [--jobs 2]
-    python data_scripts/lesson_acceptance.py 06_stacked_mnist_1000_modes --seeds 3 4 --json 06.json
+    python data_scripts/lesson_acceptance.py 02_architecture_variations --seeds 21 22 23 24 25 --json 02.json [--jobs 2]
+    python data_scripts/lesson_acceptance.py 06_stacked_mnist_1000_modes --seeds 21 22 23 24 25 --json 06.json
+
+Confirmation seeds only: a seed any claim was chosen on (gan_helpers/lessons.py, `discovery_seeds`)
+is refused, and so is a seed the A/A control's stream (seed + 1000) would reuse. Each claim gets
+the paired test's verdict (compare.paired_test, at least 5 seeds): confirmed, refuted or
+inconclusive; with fewer seeds each seed's values are written and the verdict says the seeds are
+too few.
 
 The grid is the notebook's parameters cell as committed, run exactly as the notebook runs it, in
 full mode; only the seeds are the ones given. Notebooks 02 and 03: its `variants` or `grid`, and
@@ -13,7 +19,8 @@ gh.stacked_mnist_runs and gh.train_stacked_mnist. The claims are gan_helpers/les
      "variants": {VARIANT: {SEED: {METRIC: value, ..., "seconds": s, "g_steps": n}}},
      "claims": [{"text": ..., "a": ..., "b": ..., "metric": ..., "direction": ">"|"<",
                  "per_seed": {SEED: [a_value, b_value]}, "mean": [a, b], "spread": [a, b],
-                 "holds": true|false}]}
+                 "verdict": "confirmed"|"refuted"|"inconclusive", "too_few_seeds": bool,
+                 "test": {"t", "p_higher", "p_lower", "effect"}, "control": A/A mean difference}]}
 
 Runs go to <out>/sweeps/<the notebook's experiment>-seeds-<seeds>/ (notebook 06: <out>/<...>/); a run that finished with the
 same parameters is not run again, so an interrupted acceptance run resumes where it stopped.
@@ -35,10 +42,11 @@ import torch  # noqa: E402
 import gan_helpers as gh  # noqa: E402
 from gan_helpers.compare import SEED_METRICS, format_seed_table  # noqa: E402
 from gan_helpers.experiments import STACKED_METRICS, stacked_summary  # noqa: E402
-from gan_helpers.lessons import check_claims, claims_table, seed_values  # noqa: E402
+from gan_helpers.compare import AA_SEED_OFFSET  # noqa: E402
+from gan_helpers.lessons import CLAIMS, check_claims, claims_table, discovery_seeds, seed_values  # noqa: E402
 from gan_helpers.params import find_notebook, notebook_parameters  # noqa: E402
 
-METRICS = (*SEED_METRICS, "class_kl", "g_loss_jitter")
+METRICS = (*SEED_METRICS, "class_kl", "class_kl_late", "g_loss_jitter")
 STACKED = "06_stacked_mnist_1000_modes"
 
 
@@ -58,6 +66,30 @@ def run_lesson(notebook, seeds, out, jobs, name=None):
                           sets=form.get("sets"), seeds=seeds, jobs=jobs, out=f"{out}/sweeps", name=name,
                           progress=False)
     return result.rows, result.seed_table(METRICS)
+
+
+def confirmation_seeds(lesson, seeds):
+    """The seeds, refused when a claim was chosen on one of them, repeated, or negative."""
+    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise SystemExit(f"--seeds {' '.join(map(str, seeds))}: give each seed once, as whole numbers >= 0.")
+    picked = sorted(set(seeds) & set(discovery_seeds(lesson)))
+    if picked:
+        raise SystemExit(f"--seeds {' '.join(map(str, seeds))}: the claims of {lesson} were chosen on seed(s) "
+                         f"{picked}; a claim is confirmed only on seeds it was not chosen on. Drop them, "
+                         f"e.g. --seeds {' '.join(str(s) for s in range(21, 26))}.")
+    clash = sorted(s for s in seeds if s + AA_SEED_OFFSET in seeds)
+    if clash:
+        raise SystemExit(f"--seeds: {clash} + {AA_SEED_OFFSET} is also given; the A/A control runs under "
+                         f"seed + {AA_SEED_OFFSET}, so its stream would not be independent. Pick other seeds.")
+    return seeds
+
+
+def lesson_notebook(name):
+    """The lesson's notebook, or a clear error listing the lessons that have claims."""
+    stem = name.removesuffix(".ipynb").rsplit("/", 1)[-1]
+    if stem not in CLAIMS:
+        raise SystemExit(f"{name!r} is not a lesson with claims: use one of {', '.join(CLAIMS)}.")
+    return find_notebook(stem + ".ipynb")
 
 
 def settings(notebook, args, seconds, rows):
@@ -81,7 +113,8 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="quick mode: the first seed, a few steps")
     p.add_argument("--name", help="the sweep folder's name (default: <experiment>-seeds-<seeds>)")
     args = p.parse_args(argv)
-    notebook = find_notebook(args.notebook if args.notebook.endswith(".ipynb") else args.notebook + ".ipynb")
+    notebook = lesson_notebook(args.notebook)
+    confirmation_seeds(notebook.stem, args.seeds)
     started = time.perf_counter()
     rows, table = run_lesson(notebook, args.seeds, args.out, args.jobs, args.name)
     checked = check_claims(notebook.stem, rows)
@@ -91,8 +124,9 @@ def main(argv=None):
            "seeds": args.seeds, "variants": seed_values(rows, metrics), "claims": checked, "failed": failed}
     Path(args.json).write_text(json.dumps(out, indent=1, default=str) + "\n")
     print(table, "\n\nClaims:\n" + claims_table(checked), sep="")
-    held = sum(c["holds"] for c in checked)
-    print(f"\n{held} of {len(checked)} claims hold on every seed of {args.seeds}; wrote {args.json}")
+    verdicts = [c["verdict"] for c in checked if c["a"] != "aa_control"]
+    counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("confirmed", "refuted", "inconclusive"))
+    print(f"\n{len(verdicts)} claims on seeds {args.seeds}: {counts}; wrote {args.json}")
     return 1 if failed else 0
 
 

@@ -151,9 +151,11 @@ def image_quality_detector(every=5, n=None):
     return CollapseDetector(every=every, n=n, with_fid=True, verbose=False)
 
 
-def quality_callbacks(cfg, every=5):
-    """The quality callback for this config's data set, or none (with a note) when the package
-    ships no classifier for it: notebooks call this instead of branching themselves."""
+def quality_callbacks(cfg, every=None):
+    """The quality callback for this config's data set, every `every` epochs (default: the
+    config's quality_every), or none (with a note) when the package ships no classifier for it:
+    notebooks call this instead of branching themselves."""
+    every = every or cfg.quality_every
     if cfg.dataset == "folder":  # your own images: numbers against the training images
         return [FolderMetrics(every=every)]
     if cfg.dataset == "stacked_mnist":  # 1,000 modes, counted channel by channel

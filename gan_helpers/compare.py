@@ -4,6 +4,7 @@ Reads only what every run writes (hyperparameters.json, training_metrics.json, i
 so it works the same for runs of one notebook, a sweep, or runs from last week.
 """
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -18,15 +19,23 @@ from .runs import epoch_files, load_run, samples_of
 from .viz import epoch_axis, finish, step_curve, to_grid
 
 # What a sweep with seeds compares by default: quality, coverage, the checkerboard, the price
-SEED_METRICS = ("fid", "class_coverage", "checkerboard", "s_per_step")
+SEED_METRICS = ("fid", "fid_late", "class_coverage", "checkerboard", "s_per_step")
 # Lower is better for these; for the others (class_coverage) higher is
-LOWER_IS_BETTER = {"fid", "kid", "class_kl", "checkerboard", "s_per_step", "s_per_epoch",
+LOWER_IS_BETTER = {"fid", "fid_late", "kid", "class_kl", "class_kl_late", "checkerboard", "s_per_step", "s_per_epoch",
                    "g_loss_jitter", "stacked_kl"}
+
+
+LATE = 5  # "late" quality: the mean of a run's last 5 readings (one reading swings by 70 FID)
 
 
 def _last(values):
     present = [v for v in values if v is not None]
     return present[-1] if present else None
+
+
+def _late(values):
+    present = [v for v in values if v is not None][-LATE:]
+    return statistics.fmean(present) if present else None
 
 
 def seconds_per_epoch(history):
@@ -93,6 +102,7 @@ def compare_runs(run_dirs, labels=None, show=True, save_to=None):
         if info.get("parameters"):
             row["params_G"], row["params_D"] = info["parameters"]
         row.update({m: _last(history[m]) for m in METRICS if m in history})
+        row.update({f"{m}_late": _late(history[m]) for m in ("fid", "class_kl") if m in history})
         row["run_dir"] = str(run_dir)
         rows.append(row)
     if show or save_to:
@@ -149,9 +159,8 @@ def format_table(rows, columns=None):
 def seed_summary(rows, metrics=None, baseline=None):
     """Runs (rows with 'variant', 'seed', 'status' and numbers) -> one row per variant: its seeds,
     and per metric the mean, the spread (sample standard deviation; 0 for one seed), each seed's
-    value, the difference of means from the baseline (the first variant unless named) and
-    whether every seed agrees on that difference's direction (seed by seed, the same seed of
-    each variant: True, False, or None with fewer than two seeds in common)."""
+    value, the difference of means from the baseline (the first variant unless named) and the
+    paired test of that difference (`paired_test`: seed by seed, the same seed of each variant)."""
     done = [r for r in rows if r.get("status", "finished") == "finished" and r.get("seed") is not None]
     variants = list(dict.fromkeys(r["variant"] for r in done))
     if not variants:
@@ -173,21 +182,75 @@ def seed_summary(rows, metrics=None, baseline=None):
             row[f"{m}_per_seed"] = values
             if v != base and per_seed[base][m]:
                 row[f"{m}_diff"] = row[m] - statistics.fmean(per_seed[base][m].values())
-                row[f"{m}_agree"] = agrees(values, per_seed[base][m])
+                row[f"{m}_test"] = paired_test(values, per_seed[base][m])
         out.append(row)
     return out
 
 
-def agrees(values, base_values):
-    """True when, seed by seed, values differ from base_values in the same direction on every
-    seed both have (at least two); False when the seeds disagree; None with fewer seeds."""
-    common = sorted(set(values) & set(base_values))
-    signs = {(values[s] > base_values[s]) - (values[s] < base_values[s]) for s in common}
-    return None if len(common) < 2 else signs in ({1}, {-1})
+# ---- is a difference more than seed noise? -----------------------------------------------------
+# The A/A control: a variant of this name (in a lesson, the baseline's own overrides) runs under
+# seed + AA_SEED_OFFSET where the others run under seed, and is reported under seed: its
+# differences from the baseline are what seed noise alone gives (lessons.check_claims;
+# sweep.run_sweep sets the seeds)
+AA, AA_SEED_OFFSET = "aa_control", 1000
 
 
-def verdict(agree):
-    return {True: "holds on every seed", False: "within seed noise", None: "one seed"}[agree]
+MIN_SEEDS = 5      # fewer seeds in common give no verdict
+ALPHA = 0.025      # one-sided, in each direction: 5 % in all that noise is called an effect
+MIN_EFFECT = 0.5   # and the mean difference must be at least half the seeds' spread
+
+
+def paired_test(values, base_values, control=None):
+    """Is `values` (a variant's {seed: value}) higher or lower than `base_values` beyond seed noise?
+
+    The test: a paired t-test on the per-seed differences d_s = value_s - base_s over the seeds both
+    ran (at least MIN_SEEDS = 5), one-sided at ALPHA = 2.5 % in each direction, plus two size rules:
+    |mean d| >= MIN_EFFECT (0.5) x the seeds' spread (the root mean square of the two variants'
+    standard deviations over those seeds), and |mean d| above |control| (the A/A control's mean
+    difference on the same metric, when there is one: two runs of the baseline under independent
+    seeds, i.e. what pure noise gives). Pairing by seed matters where the seed fixes most of a run
+    (EMA samples the very run it is compared with); where it does not, it costs nothing.
+
+    False-positive rate: with no effect and normal per-seed differences, each direction is called
+    with probability at most 2.5 % (exactly 2.5 % without the size rules), so at most 5 % in all.
+    Power, with 5 seeds, for a true effect of k spreads of the per-seed difference: 39 % at k = 1,
+    71 % at k = 1.5, 80 % at k = 1.7, 91 % at k = 2; with 10 seeds, 80 % at k = 1. Where the seed
+    ties a pair together (correlation 0.9, as for EMA against its own run) the size rule costs
+    some power: 76 % at k = 1.7 with 5 seeds. (1,000 simulated claims each, tests/test_lessons.py.)
+    So a 5-seed "inconclusive" means "not shown", never "no effect".
+
+    Returns {"n", "diff" (mean of d), "t", "p_higher", "p_lower" (one-sided p-values), "effect"
+    (|mean d| in spreads), "direction": ">" / "<" when the test calls a direction, else None}.
+    """
+    from scipy.stats import t as student_t  # imported here: scipy is slow to import, only this needs it
+    seeds = sorted(set(values) & set(base_values))
+    d = [values[s] - base_values[s] for s in seeds]
+    out = {"n": len(d), "diff": statistics.fmean(d) if d else None, "t": None, "p_higher": None,
+           "p_lower": None, "effect": None, "direction": None}
+    if len(d) < 2:
+        return out
+    mean, sd = statistics.fmean(d), statistics.stdev(d)
+    t = mean / (sd / math.sqrt(len(d))) if sd > 0 else math.copysign(math.inf, mean) if mean else 0.0
+    spread = math.sqrt((statistics.variance([values[s] for s in seeds])
+                        + statistics.variance([base_values[s] for s in seeds])) / 2)
+    effect = abs(mean) / spread if spread > 0 else (math.inf if mean else 0.0)
+    out.update(t=t, p_higher=float(student_t.sf(t, len(d) - 1)), p_lower=float(student_t.cdf(t, len(d) - 1)),
+               effect=effect)
+    big = effect >= MIN_EFFECT and (control is None or abs(mean) > abs(control))
+    if len(d) >= MIN_SEEDS and big:
+        out["direction"] = ">" if out["p_higher"] <= ALPHA else "<" if out["p_lower"] <= ALPHA else None
+    return out
+
+
+def verdict_words(test):
+    """A paired_test's result in words, for a table cell."""
+    if test["n"] < 2:
+        return "one seed"
+    if test["n"] < MIN_SEEDS:
+        return f"{test['n']} seeds: too few for a verdict (the test needs {MIN_SEEDS})"
+    if test["direction"]:
+        return f"{'higher' if test['direction'] == '>' else 'lower'} beyond seed noise (t = {test['t']:.2g})"
+    return f"within seed noise (t = {test['t']:.2g})"
 
 
 def seed_tables(by_variant, metrics=SEED_METRICS):
@@ -199,7 +262,7 @@ def seed_tables(by_variant, metrics=SEED_METRICS):
         return "" if m not in row else f"{row[m]:.3g} ± {row[m + '_sd']:.2g}"
 
     def diff(row, m):
-        return "" if f"{m}_diff" not in row else f"{row[m + '_diff']:+.3g}, {verdict(row[m + '_agree'])}"
+        return "" if f"{m}_diff" not in row else f"{row[m + '_diff']:+.3g}, {verdict_words(row[m + '_test'])}"
 
     def rows(of, cell):
         return [[r["variant"], str(len(r["seeds"])), *[cell(r, m) for m in metrics]] for r in of]
@@ -208,7 +271,7 @@ def seed_tables(by_variant, metrics=SEED_METRICS):
 
 def format_seed_table(by_variant, metrics=SEED_METRICS):
     """Two markdown tables: each variant's mean ± spread over its seeds, then each variant's
-    difference from the baseline (the first row) and whether it holds on every seed."""
+    difference from the baseline (the first row) and the paired test's verdict on it."""
     metrics, means, diffs = seed_tables(by_variant, metrics)
     if not by_variant or not metrics:
         return "(no finished runs with seeds)"
@@ -216,7 +279,7 @@ def format_seed_table(by_variant, metrics=SEED_METRICS):
     lines = [["| " + " | ".join(row) + " |" for row in table] for table in (means, diffs)]
     base = by_variant[0]["variant"]
     return "\n".join(["Mean ± spread (standard deviation) over the seeds:", "", *head, *lines[0], "",
-                      f"Difference from {base} (mean over seeds), and whether every seed agrees:", "",
+                      f"Difference from {base} (mean over seeds), and the paired test (compare.paired_test):", "",
                       *head, *lines[1]])
 
 

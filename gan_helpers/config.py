@@ -106,6 +106,7 @@ class RunConfig:
     device: str = "auto"
     seed: int = 42
     snapshot_every: int = 1        # epochs between fixed-noise sample grids
+    quality_every: int = 5         # epochs between quality readings (class coverage, FID, ...)
     n_samples: int = 16            # images in the fixed-noise grid
     on_divergence: str = "stop"    # "stop" or "warn"
     # Minutes between checkpoints (the first and last epochs are always saved); 0 = after every
@@ -200,7 +201,7 @@ class RunConfig:
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ValueError(f"device={self.device!r} is not a device name: use 'auto' (GPU when "
                              f"there is one), 'cpu', 'cuda' or 'cuda:1'.")
-        for name in ("batch_size", "epochs", "noise_dim", "snapshot_every", "n_samples", "pack",
+        for name in ("batch_size", "epochs", "noise_dim", "snapshot_every", "quality_every", "n_samples", "pack",
                      "point_depth"):
             _at_least(name, getattr(self, name), low=1)
         _check_pack(self)

@@ -37,8 +37,8 @@ import psutil
 import yaml
 from tqdm.auto import tqdm
 
-from .compare import (SEED_METRICS, checkerboard_of_runs, compare_runs, format_seed_table, format_table,
-                      plot_seed_summary, seed_summary)
+from .compare import (AA, AA_SEED_OFFSET, SEED_METRICS, checkerboard_of_runs, compare_runs, format_seed_table,
+                      format_table, plot_seed_summary, seed_summary)
 from .data import prepare_datasets
 from .env import CACHE_ENV, DATA_ENV, cache_dir, data_dir, in_notebook, output_root, quick_mode
 from .params import (check_names, find_notebook, notebook_parameters, parse_assignments,
@@ -122,10 +122,7 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, seeds=None, quick=N
     seeds = seeds_to_run(seeds, quick, quick_seeds)
     check_names(notebook, set(sets) | {k for v in variants.values() for k in v} | ({"seed"} if seeds else set()))
     name = name or f"{notebook.stem[:2]}-{_digest(variants, sets)}"
-    groups = {v: (v, None) for v in variants}  # run name -> (variant, seed)
-    if seeds:  # every variant once per seed: the same names a grid over `seed` gives
-        groups = {f"{v}_seed-{_slug(s)}": (v, s) for v in variants for s in seeds}
-        variants = expand({"seed": seeds}, variants)
+    groups, variants = runs_of(variants, seeds)
     # resolved here: a variant's kernel is a fresh process that cannot see Colab or Drive itself
     root = output_root(out, use_drive).resolve()
     sweep_dir = root / name
@@ -137,6 +134,22 @@ def run_sweep(notebook, grid=None, variants=None, sets=None, seeds=None, quick=N
         result.by_variant = seed_summary(result.rows)
         (sweep_dir / "by_variant.md").write_text(result.seed_table() + "\n")
     return result
+
+
+def runs_of(variants, seeds=None):
+    """({run name: (variant, seed)}, {run name: overrides}): with seeds, every variant once per
+    seed, named as a grid over `seed` names them; the A/A control (compare.AA) is trained under
+    seed + AA_SEED_OFFSET, an independent stream, and reported under seed, its pair's."""
+    if not seeds:
+        return {v: (v, None) for v in variants}, variants
+    # seed by seed: a sweep stopped halfway has whole seeds, every variant of each, to compare
+    groups = {f"{v}_seed-{_slug(s)}": (v, s) for s in seeds for v in variants}
+    runs = expand({"seed": seeds}, variants)
+    runs = {run: runs[run] for run in groups}
+    for run, (variant, seed) in groups.items():
+        if variant == AA:
+            runs[run]["seed"] = seed + AA_SEED_OFFSET
+    return groups, runs
 
 
 def seeds_to_run(seeds, quick=None, quick_seeds=1):
@@ -511,8 +524,10 @@ def summarise(sweep_dir, variants, groups=None):
     rows = []
     for v, s in statuses.items():
         variant, seed = groups[v]
-        row = {"run": v, "variant": variant, **({"seed": seed} if seed is not None else {}),
-               **variants[v], "status": s.get("status", "not run")}
+        row = {"run": v, "variant": variant, **variants[v], **({"seed": seed} if seed is not None else {}),
+               "status": s.get("status", "not run")}
+        if seed is not None and variants[v].get("seed") != seed:  # the A/A control: paired by seed,
+            row["trained_seed"] = variants[v]["seed"]              # trained under another
         row.update({k: x for k, x in compared.get(v, {}).items() if k not in ("run", "run_dir")
                     and k not in variants[v]})
         row["error"] = s.get("error")
