@@ -68,6 +68,7 @@ class GAN:
     rng: torch.Generator       # the loop's random numbers: batches, noise, augmentation
     speed: dict                # the speed switches as resolved for this device
     g_ema: Any = None          # the moving average of G's weights (cfg.ema > 0), else None
+    loss: Any = None           # the loss family (losses.BCE, WGANGP, ...) with its extras
 
     @property
     def device(self):
@@ -196,7 +197,7 @@ def prepare(cfg, data, models=None):
               opt_d=make_optimizer(cfg.optimizer, d.parameters(), cfg.lr_d, cfg.betas_d, fused),
               scaler=torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16),
               amp_dtype=amp_dtype, rng=torch.Generator(device).manual_seed(cfg.seed), speed=speed,
-              g_ema=averaged_generator(g, cfg.ema))
+              g_ema=averaged_generator(g, cfg.ema), loss=losses.family(cfg.loss, cfg))
     if gan.scaler.is_enabled() and cfg.optimizer == "rmsprop":
         print("Note: fp16 with optimizer='rmsprop': the grad scaler checks each step's gradients "
               "for inf on the host (PyTorch has no fused RMSProp), so every step waits for the "
@@ -226,60 +227,36 @@ def d_view(cfg, x, noise_std, rng, real):
 def d_step(cfg, gan, real, noise_std=0.0, its_g_turn=True):
     """One update of D on a real batch and as many fresh fakes. Returns the fakes (with their
     graph when G steps next, so G's step reuses this forward pass) and DStats. Read it as the
-    BCE step; the other losses' extras are the named calls (penalty_inputs, d_penalty,
-    clip_weights), each doing nothing unless its loss is chosen."""
+    BCE step: the other families' extras are gan.loss's calls (penalty, after_d_step), which
+    do nothing for a family that has none."""
     z = torch.randn(real.shape[0], cfg.noise_dim, device=real.device, generator=gan.rng)
     with gan.autocast(), (nullcontext() if its_g_turn else torch.no_grad()):
         fake = gan.g_fwd(z)
     real_in = d_view(cfg, real, noise_std, gan.rng, real=True)
     fake_in = d_view(cfg, fake.detach(), noise_std, gan.rng, real=False)
-    real_in, fake_in, d_fwd = penalty_inputs(cfg, gan, real_in, fake_in)
+    real_in, fake_in, d_fwd = penalty_inputs(gan, real_in, fake_in)
     with gan.autocast():
         real_scores, fake_scores = d_fwd(real_in), d_fwd(fake_in)
-        loss = losses.d_loss(cfg.loss, real_scores.float(), fake_scores.float(), cfg.label_smoothing)
-    penalty, gp, grad_norm = d_penalty(cfg, gan, real, fake, (real_in, real_scores), (fake_in, fake_scores))
+        loss = gan.loss.d_loss(real_scores.float(), fake_scores.float(), cfg.label_smoothing)
+    penalty, gp, grad_norm = gan.loss.penalty(gan.d, real, fake, (real_in, real_scores), (fake_in, fake_scores),
+                                              gan.rng)
     loss = loss + penalty
     gan.opt_d.zero_grad(set_to_none=True)
     gan.scaler.scale(loss).backward()
     gan.scaler.step(gan.opt_d)  # gan.scaler.update() once per iteration, in train_epoch
-    clip_weights(cfg, gan.d)
-    d_real = losses.score_to_probability(cfg.loss, real_scores.detach().float()).mean()
-    d_fake = losses.score_to_probability(cfg.loss, fake_scores.detach().float()).mean()
+    gan.loss.after_d_step(gan.d)  # WGAN: clip D's weights
+    d_real = gan.loss.probability(real_scores.detach().float()).mean()
+    d_fake = gan.loss.probability(fake_scores.detach().float()).mean()
     return fake, DStats(loss.detach(), d_real, d_fake, gp.detach(), grad_norm)
 
 
-def penalty_inputs(cfg, gan, real_in, fake_in):
-    """loss="rpgan" with r1_gamma > 0 only: R1 and R2 need D's gradient at these very inputs, so
-    they take gradients, and the plain D scores them (a compiled D has no double backward).
-    Otherwise the inputs as they are and D's forward (compiled when cfg.compile)."""
-    if cfg.loss == "rpgan" and cfg.r1_gamma > 0:
+def penalty_inputs(gan, real_in, fake_in):
+    """When the penalty needs D's gradient at these very inputs (rpgan's R1 and R2), they take
+    gradients, and the plain D scores them (a compiled D has no double backward). Otherwise
+    the inputs as they are and D's forward (compiled when cfg.compile)."""
+    if gan.loss.input_grads:
         return real_in.detach().requires_grad_(True), fake_in.detach().requires_grad_(True), gan.d
     return real_in, fake_in, gan.d_fwd
-
-
-def d_penalty(cfg, gan, real, fake, real_side, fake_side):
-    """The gradient penalty added to D's loss, with what it measured: (weighted penalty, penalty,
-    mean ||grad D|| where it looks). WGAN-GP: at points between real and fake; rpgan: R3GAN's
-    gamma / 2 * (R1 + R2) at the real and fake inputs (grad_norm: R1's, at the reals); other
-    losses: zeros."""
-    zero = torch.zeros((), device=real.device)
-    if cfg.loss == "wgan-gp":
-        gp, grad_norm = losses.gradient_penalty(gan.d, real.float(), fake.detach().float(), gan.rng)
-        return cfg.gp_lambda * gp, gp, grad_norm
-    if cfg.loss == "rpgan" and cfg.r1_gamma > 0:
-        r1, grad_norm = losses.zero_centered_penalty(real_side[0], real_side[1].float())
-        r2, _ = losses.zero_centered_penalty(fake_side[0], fake_side[1].float())
-        return cfg.r1_gamma / 2 * (r1 + r2), r1 + r2, grad_norm
-    return zero, zero, zero
-
-
-def clip_weights(cfg, d):
-    """loss="wgan" only: the WGAN paper's crude Lipschitz constraint, every weight of D clipped
-    to [-clip_value, clip_value] after its step."""
-    if cfg.loss == "wgan":
-        with torch.no_grad():
-            for p in d.parameters():
-                p.clamp_(-cfg.clip_value, cfg.clip_value)
 
 
 def g_step(cfg, gan, fake, noise_std=0.0, real=None):
@@ -292,7 +269,7 @@ def g_step(cfg, gan, fake, noise_std=0.0, real=None):
         with gan.autocast():
             fake_scores = gan.d_fwd(d_view(cfg, fake, noise_std, gan.rng, real=False)).float()
             real_scores = paired_real_scores(cfg, gan, real, noise_std)
-            loss = losses.g_loss(cfg.loss, fake_scores, real_scores)
+            loss = gan.loss.g_loss(fake_scores, real_scores)
         gan.opt_g.zero_grad(set_to_none=True)
         gan.scaler.scale(loss).backward()
         gan.scaler.step(gan.opt_g)
@@ -302,9 +279,9 @@ def g_step(cfg, gan, fake, noise_std=0.0, real=None):
 
 
 def paired_real_scores(cfg, gan, real, noise_std):
-    """loss="rpgan" only: D's scores of the real batch, each paired with a fake in G's loss
-    (constants to G: D is frozen and reals have no gradient). None for the other losses."""
-    if cfg.loss != "rpgan":
+    """D's scores of the real batch, each paired with a fake in G's loss, for a relativistic
+    family (rpgan): constants to G (D is frozen and reals have no gradient). Else None."""
+    if not gan.loss.pairs_reals:
         return None
     return gan.d_fwd(d_view(cfg, real, noise_std, gan.rng, real=True)).float().detach()
 
@@ -398,8 +375,10 @@ def train(cfg, data, run=None, models=None, callbacks=(), progress=True, watch=N
                 run.end_epoch(gan, epoch, fixed_noise, history, save_checkpoint=finite)
             if watch is not None:
                 watch.epoch(gan, history)
-    except torch.cuda.OutOfMemoryError as e:
-        raise RuntimeError(out_of_memory_advice(cfg)) from e
+    except RuntimeError as e:  # memory ran out (CUDA, CPU, MPS); any other error as it is
+        if out_of_memory_advice(cfg, e) is None:
+            raise
+        raise RuntimeError(out_of_memory_advice(cfg, e)) from e
     except KeyboardInterrupt:  # a student stopping early still gets the figures
         print(f"Interrupted after epoch {len(history['epoch'])}; the newest checkpoint is kept "
               f"(resume=True continues from it).")
@@ -419,8 +398,10 @@ def start_training(cfg, data, run, models):
     cfg.validate()
     try:
         gan, data = prepare(cfg, data, models)
-    except torch.cuda.OutOfMemoryError as e:  # the data set or the networks do not fit
-        raise RuntimeError(out_of_memory_advice(cfg)) from e
+    except RuntimeError as e:  # the data set or the networks do not fit
+        if out_of_memory_advice(cfg, e) is None:
+            raise
+        raise RuntimeError(out_of_memory_advice(cfg, e)) from e
     fixed_noise = torch.randn(cfg.n_samples, cfg.noise_dim, generator=gan.rng, device=gan.device)
     history, start = new_history(gan.device), 0
     if run is not None and run.resume:  # the newest readable checkpoint, checked against cfg
@@ -482,21 +463,32 @@ def epoch_means(cfg, sums, n_steps):
     d = dict(zip(DStats._fields, sums))
     means = {"d_loss": d["d_loss"] / n_steps, "g_loss": sums[len(DStats._fields)] / g_steps,
              "d_real": d["d_real"] / n_steps, "d_fake": d["d_fake"] / n_steps}
-    if cfg.loss == "wgan-gp" or (cfg.loss == "rpgan" and cfg.r1_gamma > 0):  # rpgan: gp = R1 + R2
+    loss = losses.family(cfg.loss, cfg)
+    if loss.has_penalty():  # rpgan: gp = R1 + R2
         means.update(gp=d["gp"] / n_steps, grad_norm=d["grad_norm"] / n_steps)
-    if cfg.loss in ("wgan", "wgan-gp"):
+    if loss.critic:
         means["wasserstein"] = means["d_real"] - means["d_fake"]
     return means
 
 
-def out_of_memory_advice(cfg):
-    """What to lower when CUDA runs out of memory (the Fashion-MNIST and D&D-maps report
-    fought a 24 GB card)."""
-    return (f"CUDA ran out of memory at batch_size={cfg.batch_size}, image_size={cfg.image_size}, "
+def out_of_memory_advice(cfg, error):
+    """What to lower when memory runs out: CUDA's OutOfMemoryError, or the RuntimeError of a CPU's
+    allocator ("can't allocate memory") or an Apple GPU's ("MPS backend out of memory"); None
+    for any other error. (The Fashion-MNIST and D&D-maps report fought a 24 GB card.)"""
+    text = str(error)
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        where, more = "CUDA", "precision='auto' (bf16/fp16) halves activation memory"
+    elif "can't allocate memory" in text or "MPS backend out of memory" in text:
+        where = "MPS (the Apple GPU)" if "MPS" in text else "The CPU (its RAM)"
+        more = ("on Colab a GPU runtime (Runtime > Change runtime type > T4 GPU) adds 15 GB of GPU "
+                "memory to the 12.7 GB of RAM")
+    else:
+        return None
+    return (f"{where} ran out of memory at batch_size={cfg.batch_size}, image_size={cfg.image_size}, "
             f"precision={cfg.precision!r}. Lower batch_size first (halve it: "
             f"batch_size={max(cfg.batch_size // 2, 1)}), then the widths in g_channels / d_channels "
-            f"or image_size; precision='auto' (bf16/fp16) halves activation memory. Restart the "
-            f"runtime if later cells still fail. Checkpoints so far are kept: resume=True.")
+            f"or image_size; {more}. Restart the runtime if later cells still fail. Checkpoints so "
+            f"far are kept: resume=True.")
 
 
 def layer_grad_norms(g, d):
@@ -554,7 +546,7 @@ def wgan_gp_advice(cfg):
 def _exploded(cfg, row, first):
     """'the D loss exploded to 3.3e+05 ...' when a loss is beyond its family's bound, else None."""
     for key, who in (("d_loss", "D"), ("g_loss", "G")):
-        if cfg.loss in ("wgan", "wgan-gp"):
+        if losses.family(cfg.loss).critic:
             limit = EXPLODED_RATIO_WGAN * max(abs(first[key]), 1.0)
             rule = f"{EXPLODED_RATIO_WGAN:g} x its first epoch's {first[key]:.3g}"
         else:
