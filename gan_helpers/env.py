@@ -1,9 +1,14 @@
-"""Where are we running? Device, Colab, Colab Secrets, Drive, data and cache folders, quick mode.
+"""Where are we running? Device, Colab, Colab Secrets, Drive, data and cache folders, quick mode;
+and the files we write there: atomic writes, a full disk said so, damaged JSON named.
 
 The bottom of the package: it imports nothing of ours, so every other module may use it.
 """
+import errno
+import json
 import os
 import platform
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,14 +43,84 @@ def cache_dir():
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "gan-lab-notebooks")
 
 
-def write_atomic(path, write):
-    """write(tmp_path), then rename over `path`: a reader (or a disconnect) never sees half a
-    file. The one place the package writes a file that something else may be reading."""
+# ---- files: one rule for every file the package writes, one for reading one back ---------------
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a full quota, a file-size limit
+RESUME_HINT = "Then run it again: with resume=True a run goes on from its newest checkpoint."
+
+
+def write_atomic(path, write, then=RESUME_HINT):
+    """Write `path` through a hidden temporary file beside it, then rename it over `path`: a reader,
+    a disconnect or a full disk sees the old file or the new one, never half of one. `write` is
+    the text or bytes to write, or write(tmp_path) for writers that take a path (torch, Pillow,
+    matplotlib; the temporary file keeps the suffix, so they pick the right format). A failure
+    removes the temporary file and raises OSError naming the file (a full disk: how much was
+    needed, how much is free, what to do, then `then`)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".tmp.{path.name}")
+    data = write.encode() if isinstance(write, str) else write
+    try:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            write(tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:  # RuntimeError: torch.save's "enforce fail" around the OSError
+        written = tmp.stat().st_size if tmp.exists() else 0
+        tmp.unlink(missing_ok=True)
+        exact = isinstance(data, bytes)
+        failure = write_failed(path, e, len(data) if exact else written, exact, then)
+        if failure is e:
+            raise
+        raise failure from e
     return path
+
+
+def write_failed(path, error, size=0, exact=False, then=RESUME_HINT):
+    """The OSError for a file that could not be written, naming it; a full disk says so, with the
+    space needed (`exact`) or written before it filled, the space free, and what to free.
+    An error with no OSError behind it (a bug in the writer, not the disk) is returned as it is."""
+    cause = next((e for e in (error, error.__cause__, error.__context__) if isinstance(e, OSError)), None)
+    if cause is None:
+        return error
+    path = Path(path)
+    kept = (f"the earlier {path.name} is unchanged" if path.exists() else
+            "nothing was left in its place")
+    if cause.errno not in FULL_DISK:
+        return OSError(cause.errno, f"could not write {path} ({cause.strerror or cause}); {kept}. "
+                                    f"Check that you may write in {path.parent} (or write elsewhere: "
+                                    f"output_dir), then run it again.")
+    try:
+        free = f"{size_text(shutil.disk_usage(path.parent).free)} free there"
+    except OSError:
+        free = "the free space could not be read"
+    needed = f"it needed {size_text(size)}" if exact else f"{size_text(size)} were written before it filled"
+    return OSError(errno.ENOSPC,
+                   f"the disk is full ({cause.strerror}): {path.name} could not be written to "
+                   f"{path.parent} ({needed}; {free}). The partial file was removed and {kept}. "
+                   f"Free space on that disk (delete run folders you no longer need, or wandb/ "
+                   f"folders already synced), or set output_dir to a disk with room. {then}")
+
+
+def size_text(n):
+    """Bytes as a person reads them: 812 bytes, 3.4 MB, 19.6 GB."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
+def read_json(path, fix):
+    """The JSON in `path`. A damaged one (empty, cut off, not JSON at all) raises ValueError
+    saying which file, what is wrong with it and `fix`, what to do about it."""
+    path = Path(path)
+    data = path.read_bytes()
+    try:
+        return json.loads(data)
+    except ValueError as e:  # JSONDecodeError, or bytes that are no text (UnicodeDecodeError)
+        where = f" ({e.msg} at line {e.lineno}, column {e.colno})" if hasattr(e, "msg") else ""
+        what = "empty" if not data else f"not complete JSON{where}"
+        raise ValueError(f"{path} is damaged: it is {what}, {len(data):,} bytes; a write cut off "
+                         f"by a full disk or a disconnect leaves such a file. {fix}") from None
 
 
 def in_colab():
