@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass, fields
 from typing import Optional, Union
 
-from .env import QUICK_ENV, quick_mode
+from .env import QUICK_ENV, quick_mode, size_text
 
 POINT_DATASETS = ("ring8", "grid25")  # the 2D mixtures of toy.py: MLPs, scatter plots
 # stacked_mnist: three MNIST digits as the channels of one 3x28x28 image, 1,000 modes (data.py)
@@ -37,6 +37,9 @@ CHOICES = dict(dataset=DATASETS, loss=LOSSES, optimizer=OPTIMIZERS, precision=PR
 # noise_dim x (its width) weights, so a typo like 1e9 would try to allocate terabytes.
 MAX_NOISE_DIM = 4096
 MAX_SEED = 2**64 - 1  # torch.manual_seed takes 64-bit seeds; beyond that it raises deep inside
+# The fixed-noise grid is generated in one batch at every snapshot: 1,024 is a 32 x 32 grid (the
+# notebooks show 16 to 64), while 10**6 would ask for tens of GB after the run folder exists
+MAX_N_SAMPLES = 1024
 
 
 @dataclass
@@ -213,6 +216,7 @@ class RunConfig:
             if self.augment != "none":
                 raise ValueError(f"augment={self.augment!r} is for images; 2D data sets take "
                                  f"augment='none'.")
+            _check_memory(self)
             return self
         if self.image_size not in IMAGE_SIZES:
             raise ValueError(f"image_size={self.image_size!r} is not supported: use one of "
@@ -226,8 +230,10 @@ class RunConfig:
         if self.dataset == "folder" and not self.data_path:
             raise ValueError("dataset='folder' needs data_path: the folder of your images "
                              "(or the .pt file written by `python -m gan_helpers.image_folder`).")
-        # every layer's shape, checked before anything is built
-        _check_batch_norm(self, resolve_architecture(self))
+        # every layer's shape, checked before anything is built, and what training them needs
+        arch = resolve_architecture(self)
+        _check_batch_norm(self, arch)
+        _check_memory(self, arch)
         return self
 
     # ---- JSON ---------------------------------------------------------------------------
@@ -367,6 +373,10 @@ def _check_sizes(cfg):
         raise ValueError(f"noise_dim={cfg.noise_dim} is too large: at most {MAX_NOISE_DIM}. It is "
                          f"the length of the random vector z (DCGAN used 100, StyleGAN 512), and G's "
                          f"first layer grows with it (1e9 would need terabytes).")
+    if cfg.n_samples > MAX_N_SAMPLES:
+        raise ValueError(f"n_samples={cfg.n_samples} is too large: at most {MAX_N_SAMPLES} (a 32 x 32 "
+                         f"grid). It is the number of images in the fixed-noise grid, all generated "
+                         f"at once at every snapshot; the notebooks use 16 to 64, e.g. n_samples=64.")
     if cfg.seed > MAX_SEED:
         raise ValueError(f"seed={cfg.seed} is too large: use a whole number from 0 to 2**64 - 1 "
                          f"(torch's random generators take 64-bit seeds), e.g. seed=42.")
@@ -649,3 +659,97 @@ def _check_discriminator_shapes(a):
                 f"d_kernel, or a larger image_size.")
         size = out
     return size
+
+
+# ---- memory: what a Colab runtime can hold (no torch needed) -----------------------------------
+# validate() refuses a config that cannot train within MEMORY_BUDGET, before anything is built or
+# created: without it g_channels=[10**6, 128, 64] passes and then asks for tens of GB while the
+# model is built, which takes a Colab runtime down. 15 GiB is the most the course's runtimes hold
+# (a T4's 15 GB; a CPU runtime has 12.7 GB, and train() answers a real out-of-memory error there).
+MEMORY_BUDGET = 15 * 2**30
+BYTES_PER_PARAMETER = 16  # an fp32 weight, its gradient and Adam's two running averages
+# Kept for the backward pass, per number a layer outputs: 3 tensors (conv, norm, activation) of
+# 4 bytes (2 in half precision; 'auto' may be half on a GPU, so it counts 2). Measured for
+# tf_tutorial on a CPU in fp32: 1.06 MB a sample (peak memory at batch 128 against 1,024); this
+# counts 0.84 MB. An estimate below the truth refuses only what cannot fit.
+SAVED_PER_OUTPUT = 3
+POINT_WIDTH = 128  # the 2D MLPs' width (models.POINT_WIDTH)
+
+
+def _generator_counts(a, noise_dim):
+    """(weights, numbers output per sample) of the Generator models.py builds (no biases, norms)."""
+    c_in, size = a.g_channels[0], a.start_size
+    weights, outputs = noise_dim * c_in * size * size, c_in * size * size
+    outs = a.g_channels[1:] + [a.channels]
+    for i, (c_out, k, s) in enumerate(zip(outs, a.g_kernel, a.g_strides)):
+        size *= s
+        refine = a.g_refine if s > 1 and i < len(outs) - 1 else 0
+        weights += (c_in + refine * c_out) * c_out * k * k
+        outputs += (1 + refine) * c_out * size * size
+        c_in = c_out
+    return weights, outputs
+
+
+def _discriminator_counts(a, pack):
+    """(weights, numbers output per sample) of the Discriminator; packed, per group of `pack`."""
+    c_in, size, weights, outputs = a.channels * pack, a.image_size, 0, 0
+    for c_out, k, s in zip(a.d_channels, a.d_kernel, a.d_strides):
+        size = conv_out(size, k, s)
+        weights += c_in * c_out * k * k
+        outputs += c_out * size * size
+        c_in = c_out
+    width = c_in * size * size
+    for hidden in ([] if a.d_head == "conv" else a.d_dense):
+        weights, outputs, width = weights + width * hidden, outputs + hidden, hidden
+    return weights + width, outputs / pack
+
+
+def memory_needed(cfg, arch=None):
+    """{part: bytes} that training `cfg` needs at least: G's and D's weights with their gradients
+    and Adam's state, one batch's activations, the data set (max_images of them; 0 = the whole
+    set, which the course's sets keep under 0.5 GB, so not counted)."""
+    if arch is None:  # 2D points: two MLPs of point_depth hidden layers
+        hidden = (cfg.point_depth - 1) * POINT_WIDTH ** 2
+        g = (cfg.noise_dim * POINT_WIDTH + hidden + 2 * POINT_WIDTH, cfg.point_depth * POINT_WIDTH)
+        d = (2 * cfg.pack * POINT_WIDTH + hidden + POINT_WIDTH, cfg.point_depth * POINT_WIDTH / cfg.pack)
+        item = 2 * 4  # two float coordinates
+    else:
+        g, d = _generator_counts(arch, cfg.noise_dim), _discriminator_counts(arch, cfg.pack)
+        item = cfg.channels * cfg.image_size ** 2  # uint8 pixels
+    number = 4 if cfg.precision == "fp32" else 2
+    per_sample = SAVED_PER_OUTPUT * number * (g[1] + 2 * d[1])  # D sees a real and a fake batch
+    return {"weights": BYTES_PER_PARAMETER * (g[0] + d[0]), "activations": cfg.batch_size * per_sample,
+            "data": cfg.max_images * item, "parameters": (g[0], d[0]), "per_sample": per_sample}
+
+
+def _check_memory(cfg, arch=None):
+    """Refuse what cannot fit in MEMORY_BUDGET, naming the part that is too large and what fits."""
+    need = memory_needed(cfg, arch)
+    parts = {k: need[k] for k in ("weights", "activations", "data")}
+    if sum(parts.values()) <= MEMORY_BUDGET:
+        return
+    g, d = need["parameters"]
+    data = f", {size_text(parts['data'])} for max_images={cfg.max_images}" if parts["data"] else ""
+    raise ValueError(
+        f"this config needs at least {size_text(sum(parts.values()))} of memory to train, more than "
+        f"the {size_text(MEMORY_BUDGET)} a Colab T4 GPU has (a CPU runtime has 12.7 GB): "
+        f"{size_text(parts['weights'])} for G's {g:,} and D's {d:,} weights with their gradients "
+        f"and Adam's state, {size_text(parts['activations'])} for one batch of {cfg.batch_size}"
+        f"{data}. {_memory_advice(cfg, arch, need, max(parts, key=parts.get))}")
+
+
+def _memory_advice(cfg, arch, need, biggest):
+    """What to lower, for the largest part of memory_needed."""
+    if biggest == "data":  # what is left beside the weights and one batch, in images
+        fits = (MEMORY_BUDGET - need["weights"] - need["activations"]) // (need["data"] // cfg.max_images)
+        return f"Lower max_images: above {max(int(fits), 0):,} it cannot fit (0 = the whole data set)."
+    room = MEMORY_BUDGET - need["weights"] - need["data"]
+    if biggest == "activations" and room > need["per_sample"]:
+        return (f"Lower batch_size: above {int(room // need['per_sample']):,} it cannot fit (the "
+                f"case-study reports used 16 to 256).")
+    g, d = need["parameters"]
+    if arch is None:
+        return f"Lower point_depth={cfg.point_depth} (the 2D lessons use 3)."
+    fields = (f"g_channels={arch.g_channels} or g_refine={arch.g_refine}" if g >= d else
+              f"d_channels={arch.d_channels} or d_dense={arch.d_dense}")
+    return f"Lower {fields}: the presets use 4 to 1024 channels a layer and g_refine=0."
