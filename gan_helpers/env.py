@@ -45,7 +45,8 @@ def cache_dir():
 
 # ---- files: one rule for every file the package writes, one for reading one back ---------------
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)  # a full disk, a full quota, a file-size limit
-RESUME_HINT = "Then run it again: with resume=True a run goes on from its newest checkpoint."
+RESUME_HINT = ("Or set output_dir to a disk with room. Then run it again: with resume=True a run "
+               "goes on from its newest checkpoint.")
 
 
 def write_atomic(path, write, then=RESUME_HINT):
@@ -93,12 +94,13 @@ def write_failed(path, error, size=0, exact=False, then=RESUME_HINT):
         free = f"{size_text(shutil.disk_usage(path.parent).free)} free there"
     except OSError:
         free = "the free space could not be read"
-    needed = f"it needed {size_text(size)}" if exact else f"{size_text(size)} were written before it filled"
+    needed = (f"it needed {size_text(size)}; " if exact else
+              f"{size_text(size)} were written before it filled; " if size else "")
     return OSError(errno.ENOSPC,
                    f"the disk is full ({cause.strerror}): {path.name} could not be written to "
-                   f"{path.parent} ({needed}; {free}). The partial file was removed and {kept}. "
+                   f"{path.parent} ({needed}{free}). The partial file was removed and {kept}. "
                    f"Free space on that disk (delete run folders you no longer need, or wandb/ "
-                   f"folders already synced), or set output_dir to a disk with room. {then}")
+                   f"folders already synced). {then}")
 
 
 def size_text(n):

@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from .env import cache_dir, data_dir, mount_drive, write_atomic
+from .env import cache_dir, data_dir, mount_drive, read_json, write_atomic
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
@@ -162,15 +162,31 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
         raise ValueError(f"none of the {len(files)} files in {src} could be read; see the "
                          f"reasons: {skipped[:3]}")
     tensor = torch.stack(images).contiguous()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, lambda tmp: torch.save(tensor, tmp))
-    save_image(tensor[:64].float() / 255, out.with_suffix(".preview.png"), nrow=8, pad_value=1.0)
     manifest = {"source": str(src), "out": str(out), "content": folder_digest(src, files),
                 "size": size, "crop": crop, "background": background,
                 "dedupe": dedupe, "count": len(sources), "files_seen": len(files),
                 "skipped_count": len(skipped), "sources": sources, "skipped": skipped}
-    out.with_suffix(".json").write_text(json.dumps(manifest, indent=2))
+    write_prepared(out, tensor, manifest)
     return manifest
+
+
+AGAIN = ("Or write it to a disk with room (GAN_CACHE_DIR moves the cache gh.load_dataset prepares "
+         "a folder into). Then prepare it again: a missing or damaged prepared file is prepared anew.")
+
+
+def write_prepared(out, tensor, manifest):
+    """The .pt, its preview and, last, the manifest: each written whole or not at all, and the
+    cache counts as prepared only once its manifest is there."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, lambda tmp: save_tensor(tensor, tmp), then=AGAIN)
+    write_atomic(out.with_suffix(".preview.png"), then=AGAIN, write=lambda tmp: save_image(
+        tensor[:64].float() / 255, tmp, nrow=8, pad_value=1.0))
+    write_atomic(out.with_suffix(".json"), json.dumps(manifest, indent=2), then=AGAIN)
+
+
+def save_tensor(tensor, path):
+    with open(path, "wb") as f:  # through a Python file, so the OSError behind torch's
+        torch.save(tensor, f)    # "enforce fail" RuntimeError keeps its errno (a full disk)
 
 
 def fit_images(images, size, channels):
@@ -264,7 +280,13 @@ def load_image_folder(path, size=64):
         if not path.is_file():
             raise FileNotFoundError(f"{path} does not exist: run `python -m gan_helpers.image_folder` "
                                     f"FOLDER {path}, or set data_path to your image folder.")
-        images = check_prepared(torch.load(path, weights_only=True), path)
+        try:
+            images = torch.load(path, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - torch raises many kinds for a damaged file
+            raise ValueError(f"data_path={str(path)!r} is damaged or no prepared image file "
+                             f"({type(e).__name__}): prepare your folder into it again with "
+                             f"`python -m gan_helpers.image_folder FOLDER {path}`.") from None
+        images = check_prepared(images, path)
     else:
         if path.is_file():
             raise NotADirectoryError(
@@ -276,13 +298,29 @@ def load_image_folder(path, size=64):
                 f"image folder {path} does not exist: set data_path to the folder of your images "
                 f"(on Colab, a Drive folder such as /content/drive/MyDrive/my_images), or to a "
                 f".pt file written by `python -m gan_helpers.image_folder`.")
-        cache = _cache_file(path, size)
-        if _stale(cache, path):
-            manifest = prepare_folder(path, cache, size=size)
-            print(f"Prepared {manifest['count']} images from {path} -> {cache} "
-                  f"({manifest['skipped_count']} skipped, see {cache.with_suffix('.json')}).")
-        images = torch.load(cache, weights_only=True)
+        images = _cached(path, size)
     return fit_images(images, size, 3)
+
+
+def _cached(folder, size):
+    """The folder's prepared images from the cache, prepared first when the cache is missing,
+    out of date or damaged (a damaged entry is rebuilt, never kept)."""
+    cache = _cache_file(folder, size)
+    images = None if _stale(cache, folder) else _load_cache(cache)
+    if images is None:
+        manifest = prepare_folder(folder, cache, size=size)
+        print(f"Prepared {manifest['count']} images from {folder} -> {cache} "
+              f"({manifest['skipped_count']} skipped, see {cache.with_suffix('.json')}).")
+        images = torch.load(cache, weights_only=True)
+    return images
+
+
+def _load_cache(cache):
+    try:
+        return torch.load(cache, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds for a damaged file
+        print(f"The cached {cache} is damaged ({type(e).__name__}); preparing the folder again.")
+        return None
 
 
 def _cache_file(folder, size):
@@ -295,7 +333,11 @@ def skipped_files(path, size=64):
     path = Path(path).expanduser()
     prepared = path if path.suffix == ".pt" else _cache_file(path, size)
     manifest = prepared.with_suffix(".json")
-    return json.loads(manifest.read_text())["skipped"] if manifest.is_file() else []
+    if not manifest.is_file():
+        return []
+    fix = (f"Delete it and load the folder again (gh.load_dataset prepares it anew), or run "
+           f"`python -m gan_helpers.image_folder FOLDER {prepared}`.")
+    return read_json(manifest, fix)["skipped"]
 
 
 def _path_digest(path):
@@ -308,7 +350,12 @@ def _stale(cache, folder):
     manifest = cache.with_suffix(".json")
     if not cache.is_file() or not manifest.is_file():
         return True
-    return json.loads(manifest.read_text()).get("content") != folder_digest(folder, image_files(folder))
+    try:
+        content = read_json(manifest, "Preparing the folder again.").get("content")
+    except ValueError as e:  # a damaged cache entry is rebuilt, not kept
+        print(e)
+        return True
+    return content != folder_digest(folder, image_files(folder))
 
 
 def write_demo_folder(folder, n=128, seed=0):

@@ -1,11 +1,19 @@
 """Issue 42: nothing a student types or a full disk does crashes the runtime, corrupts a file or
 hides behind a traceback. Real files throughout: a truncated copy of the real MNIST, a real 16-bit
 PNG, a real full filesystem (a 3 MB tmpfs) where this machine lets us mount one."""
+import errno
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
+from PIL import Image
 
 import gan_helpers as gh
-from gan_helpers import RunConfig
+from gan_helpers import RunConfig, image_folder
 
 
 # ---- 1-3: sizes that would exhaust memory are refused before anything is built or created ----
@@ -63,3 +71,107 @@ def test_other_runtime_errors_pass_through_unchanged():
 
     with pytest.raises(RuntimeError, match="^not about memory$"):
         gh.train(POINTS, gh.load_dataset(POINTS), callbacks=[fail], progress=False)
+
+
+# ---- a real full disk ---------------------------------------------------------------------------
+class SmallDisk:
+    """A real 3 MB filesystem (tmpfs) that fill() fills to the last byte and free() empties,
+    where this machine lets us mount one (root, as here and in CI). Elsewhere a plain folder
+    whose os.replace fails with ENOSPC while it is 'full': the one fault that cannot be made
+    real there, and the last step of every write of the package."""
+
+    def __init__(self, path, monkeypatch):
+        path.mkdir()
+        self.path, self.full, self.filler = path, False, path / "filler"
+        mount = ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(path)]
+        self.mounted = (os.geteuid() == 0 and shutil.which("mount") is not None
+                        and subprocess.run(mount, capture_output=True).returncode == 0)
+        if not self.mounted:
+            real = os.replace
+
+            def replace(src, dst, *args, **kwargs):
+                if self.full and self.path in Path(dst).absolute().parents:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                return real(src, dst, *args, **kwargs)
+            monkeypatch.setattr(os, "replace", replace)
+
+    def fill(self):
+        self.full = True
+        if self.mounted:
+            fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT)
+            for chunk in (1 << 20, 1 << 12, 1):  # down to the last byte
+                try:
+                    while os.write(fd, b"\0" * chunk):
+                        pass
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC
+            os.close(fd)
+
+    def free(self):
+        self.full = False
+        self.filler.unlink(missing_ok=True)
+
+    def close(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    disk = SmallDisk(tmp_path / "disk", monkeypatch)
+    yield disk
+    disk.close()
+
+
+def leftovers(folder):
+    return sorted(p.name for p in Path(folder).rglob("*") if p.name.startswith(".tmp.") or
+                  (p.is_file() and p.stat().st_size == 0))
+
+
+# ---- 4: an image folder's cache ----------------------------------------------------------------
+def image_folder_of(folder, n=6):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (40, 40), (40 * i, 100, 200 - 30 * i)).save(folder / f"img_{i}.png")
+    return folder
+
+
+def test_a_full_disk_while_caching_a_folder_leaves_the_cache_as_it_was(small_disk, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_CACHE_DIR", str(small_disk.path / "cache"))
+    src = image_folder_of(tmp_path / "src")
+    assert image_folder.load_image_folder(src, 32).shape == (6, 3, 32, 32)
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(src / "img_new.png")  # the cache is now out of date
+    small_disk.fill()
+    with pytest.raises(OSError, match=r"the disk is full.*could not be written to .*cache.*"
+                                      r"Free space on that disk.*prepare it again") as err:
+        image_folder.load_image_folder(src, 32)
+    assert err.value.errno == errno.ENOSPC
+    assert leftovers(small_disk.path / "cache") == []  # no temporary or empty file left behind
+    small_disk.free()
+    assert image_folder.load_image_folder(src, 32).shape == (7, 3, 32, 32)
+
+
+def test_a_damaged_cache_manifest_is_rebuilt_not_kept(tmp_path, monkeypatch, capsys):
+    """What the old in-place write left on a full disk: a 0-byte manifest (and a cut-off .pt)."""
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    src = image_folder_of(tmp_path / "src")
+    image_folder.load_image_folder(src, 32)
+    manifest = next((tmp_path / "cache" / "prepared").glob("*.json"))
+    manifest.write_text("")
+    assert image_folder.load_image_folder(src, 32).shape == (6, 3, 32, 32)
+    assert f"{manifest} is damaged: it is empty" in capsys.readouterr().out
+    assert json.loads(manifest.read_text())["count"] == 6
+    pt = manifest.with_suffix(".pt")
+    pt.write_bytes(pt.read_bytes()[:100])
+    assert image_folder.load_image_folder(src, 32).shape == (6, 3, 32, 32)
+    assert "is damaged" in capsys.readouterr().out
+
+
+def test_a_damaged_manifest_is_named_by_skipped_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    src = image_folder_of(tmp_path / "src")
+    image_folder.load_image_folder(src, 32)
+    manifest = next((tmp_path / "cache" / "prepared").glob("*.json"))
+    manifest.write_text('{"skipped": [')
+    with pytest.raises(ValueError, match=rf"{manifest} is damaged: it is not complete JSON.*Delete it"):
+        gh.skipped_files(src, 32)
