@@ -42,7 +42,7 @@ from .compare import (AA, AA_SEED_OFFSET, SEED_METRICS, checkerboard_of_runs, co
 from .data import prepare_datasets
 from .env import CACHE_ENV, DATA_ENV, cache_dir, data_dir, in_notebook, output_root, quick_mode
 from .params import (check_names, find_notebook, notebook_parameters, parse_assignments,
-                     parse_value)
+                     parse_value, split_top_level)
 from .wandb_log import child_env
 
 
@@ -632,6 +632,7 @@ def main(argv=None):
         return agent_main(argv[1:])
     args = argument_parser().parse_args(argv)
     try:
+        check_assignments(args.grid, args.sets, args.seeds)
         grid = parse_assignments(args.grid, split_values=True)
         sets = parse_assignments(args.sets, split_values=False)
         if args.wandb_sweep:
@@ -658,6 +659,35 @@ def main(argv=None):
         print(f"{len(result.failed)} of {len(result.rows)} variants failed.", file=sys.stderr)
         return 1
     return 0
+
+
+def check_assignments(grid_items, set_items, seeds=None):
+    """Refuse what the sweep would otherwise drop without a word: a name with no value, a name
+    given twice (the second would replace the first), and the names the runner sets itself."""
+    owned = {"experiment": "--name", "output_dir": "--out", "run_name": "the variant's name"}
+    if seeds:
+        owned["seed"] = "--seeds"
+    seen = {}
+    for flag, item in [("--grid", i) for i in grid_items or []] + [("--set", i) for i in set_items or []]:
+        name, _, text = item.partition("=")
+        name = name.strip()
+        if name in owned:
+            raise ValueError(f"{flag} {item!r}: the sweep sets {name} itself (from {owned[name]}), "
+                             f"so this value would be replaced. Leave it out"
+                             f"{'' if name == 'run_name' else f' and use {owned[name]} instead'}.")
+        if name in seen:
+            raise ValueError(f"{flag} {item!r}: {name} is given twice (first as {seen[name]}); the "
+                             f"second would replace the first. Give it once (several values: one "
+                             f"--grid {name}=a,b,c).")
+        values = split_top_level(text)
+        if "=" in item and not values:
+            raise ValueError(f"{flag} {item!r} gives {name} no value: write {flag} {name}="
+                             f"{'a,b' if flag == '--grid' else 'value'} (text in quotes, e.g. "
+                             f"{name}=\"''\", for an empty text).")
+        if flag == "--grid" and len(set(values)) < len(values):
+            raise ValueError(f"--grid {item!r} lists a value twice: its variants would have one "
+                             f"name and one would replace the other. Give each value once.")
+        seen[name] = f"{flag} {item!r}"
 
 
 def agent_main(argv):

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import gan_helpers as gh
-from gan_helpers import RunConfig, image_folder
+from gan_helpers import RunConfig, image_folder, sweep
 
 
 # ---- 1-3: sizes that would exhaust memory are refused before anything is built or created ----
@@ -175,3 +175,24 @@ def test_a_damaged_manifest_is_named_by_skipped_files(tmp_path, monkeypatch):
     manifest.write_text('{"skipped": [')
     with pytest.raises(ValueError, match=rf"{manifest} is damaged: it is not complete JSON.*Delete it"):
         gh.skipped_files(src, 32)
+
+
+# ---- 5, 6: the sweep's command line refuses what it would otherwise drop ------------------------
+NOTEBOOK = str(Path(__file__).resolve().parents[1] / "notebooks" / "01_mnist_dcgan_baseline.ipynb")
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--grid", "lr_g="], "gives lr_g no value"),
+    (["--grid", "lr_g=1e-4", "--grid", "lr_g=2e-4"], "lr_g is given twice"),
+    (["--grid", "lr_g=1e-4,2e-4", "--set", "lr_g=3e-4"], "lr_g is given twice"),
+    (["--grid", "lr_g=1e-4,1e-4"], "lists a value twice"),
+    (["--set", "output_dir=elsewhere"], "sets output_dir itself (from --out)"),
+    (["--set", "run_name=mine"], "sets run_name itself"),
+    (["--set", "experiment=mine"], "sets experiment itself (from --name)"),
+    (["--grid", "seed=1,2", "--seeds", "3", "4"], "sets seed itself (from --seeds)"),
+], ids=["empty", "grid-twice", "grid-and-set", "value-twice", "output_dir", "run_name",
+        "experiment", "seed"])
+def test_the_sweep_cli_refuses_what_it_would_ignore(args, said, tmp_path, capsys):
+    assert sweep.main([NOTEBOOK, *args, "--out", str(tmp_path)]) == 2
+    assert said in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # refused before any folder was made
