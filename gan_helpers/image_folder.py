@@ -31,9 +31,12 @@ NEAR_DUPLICATE_COLOUR = 6   # mean 0..255 difference of their 8x8 colour thumbna
 def to_rgb(img, background="white"):
     """Any Pillow mode -> RGB; transparency is composited onto `background`."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # Scaled by the format's range, never by the image's own maximum: a dark photo stays dark
+        # (0-1000 of 65535 is 0-4 of 255, as its 8-bit twin). Pillow opens 16-bit PNGs as "I;16",
+        # older versions as "I" (32-bit), whose values then still fit in 16 bits
         arr = np.asarray(img, dtype=np.float64)
-        top = arr.max() or 1.0
-        img = Image.fromarray((arr * (255.0 / top)).round().astype(np.uint8), "L")
+        top = 65535.0 if img.mode != "I" or arr.max() <= 65535 else 2.0**31 - 1
+        img = Image.fromarray((arr.clip(0, top) * (255.0 / top)).round().astype(np.uint8), "L")
     if img.mode == "P" or (img.mode in ("L", "RGB") and "transparency" in img.info):
         img = img.convert("RGBA")
     if img.mode in ("LA", "PA", "RGBA", "La", "RGBa"):

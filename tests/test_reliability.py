@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -196,3 +197,17 @@ def test_the_sweep_cli_refuses_what_it_would_ignore(args, said, tmp_path, capsys
     assert sweep.main([NOTEBOOK, *args, "--out", str(tmp_path)]) == 2
     assert said in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # refused before any folder was made
+
+
+# ---- 7, 8: an image folder is read as it is, and every file is accounted for ----------------
+def test_a_dark_16_bit_png_stays_as_dark_as_its_8_bit_twin(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    dark = np.tile(np.linspace(0, 1000, 40), (40, 1))  # 0-1000 of 65535
+    Image.fromarray(dark.astype(np.uint16)).save(src / "dark16.png")
+    assert Image.open(src / "dark16.png").mode.startswith("I")  # a real 16-bit PNG
+    Image.fromarray((dark / 65535 * 255).round().astype(np.uint8), "L").save(src / "dark8.png")
+    m = image_folder.prepare_folder(src, tmp_path / "out.pt", size=32, progress=False)
+    images = torch.load(tmp_path / "out.pt", weights_only=True).float()
+    means = {name: float(images[i].mean()) for i, name in enumerate(m["sources"])}
+    assert means["dark16.png"] < 3 and abs(means["dark16.png"] - means["dark8.png"]) < 0.5
