@@ -22,7 +22,9 @@ from tqdm.auto import tqdm
 
 from .env import cache_dir, data_dir, mount_drive, read_json, write_atomic
 
-EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"}
+EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+# Photo formats Pillow cannot open without a plugin the course does not install
+NEEDS_PLUGIN = {".heic", ".heif", ".avif", ".jxl"}
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 NEAR_DUPLICATE_BITS = 4     # difference-hash bits two near duplicates may differ in
 NEAR_DUPLICATE_COLOUR = 6   # mean 0..255 difference of their 8x8 colour thumbnails
@@ -133,13 +135,29 @@ def not_image_files(folder):
     return skipped
 
 
+def unread_files(folder):
+    """The other files of the folder (not named like an image), each with why it is not read:
+    reported as skipped and counted, so 'N images of M files' counts every file."""
+    skipped = []
+    for p in sorted(Path(folder).rglob("*")):
+        if not p.is_file() or p.suffix.lower() in EXTENSIONS:
+            continue
+        kind = p.suffix.lower() or "a file without a suffix"
+        reason = (f"{kind} photos need a plugin this course does not install: convert them to JPEG "
+                  f"or PNG (any photo app exports them)" if kind in NEEDS_PLUGIN else
+                  f"not an image format this reads ({kind}; it reads {', '.join(sorted(EXTENSIONS))})")
+        skipped.append({"file": str(p.relative_to(folder)), "reason": reason})
+    return skipped
+
+
 def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=False,
                    limit=None, progress=True):
     """src folder -> `out` (.pt: uint8 tensor (N, 3, size, size)) + `<out>.json` manifest +
     `<out>.preview.png` grid. Returns the manifest (sources, skipped files with reasons, counts)."""
     src, out = Path(src), output_path(src, out)
     files = source_images(src, crop, background)
-    images, sources, skipped, seen, near = [], [], not_image_files(src), {}, NearDuplicates()
+    unread = unread_files(src)
+    images, sources, skipped, seen, near = [], [], not_image_files(src) + unread, {}, NearDuplicates()
     for path in tqdm(files[:limit] if limit else files, desc="preparing images", disable=not progress):
         rel = str(path.relative_to(src))
         try:
@@ -167,7 +185,7 @@ def prepare_folder(src, out, size=64, crop="center", background="white", dedupe=
     tensor = torch.stack(images).contiguous()
     manifest = {"source": str(src), "out": str(out), "content": folder_digest(src, files),
                 "size": size, "crop": crop, "background": background,
-                "dedupe": dedupe, "count": len(sources), "files_seen": len(files),
+                "dedupe": dedupe, "count": len(sources), "files_seen": len(files) + len(unread),
                 "skipped_count": len(skipped), "sources": sources, "skipped": skipped}
     write_prepared(out, tensor, manifest)
     return manifest
@@ -227,8 +245,11 @@ def source_images(src, crop="center", background="white"):
                                 f"that holds your images (subfolders are searched too).")
     files = image_files(src)
     if not files:
+        others = sorted({Path(s["file"]).suffix.lower() or "no suffix" for s in unread_files(src)})
+        held = f" It holds {', '.join(others)} files only." if others else ""
         raise ValueError(f"no images in {src}: looked for {', '.join(sorted(EXTENSIONS))} "
-                         f"(subfolders included). Put your images there or fix the path.")
+                         f"(subfolders included).{held} Put your images there (HEIC photos "
+                         f"converted to JPEG), or fix the path.")
     return files
 
 

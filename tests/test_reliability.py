@@ -211,3 +211,25 @@ def test_a_dark_16_bit_png_stays_as_dark_as_its_8_bit_twin(tmp_path):
     images = torch.load(tmp_path / "out.pt", weights_only=True).float()
     means = {name: float(images[i].mean()) for i, name in enumerate(m["sources"])}
     assert means["dark16.png"] < 3 and abs(means["dark16.png"] - means["dark8.png"]) < 0.5
+
+
+def test_every_file_of_a_folder_is_read_or_listed_as_skipped(tmp_path, capsys):
+    """A folder of 18: 13 JPEGs, 2 TIFFs (read: Pillow opens them), 2 HEIC photos (a plugin
+    would be needed: skipped, with how to convert them) and a text file."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(13):
+        Image.new("RGB", (40, 40), (10 * i, 80, 120)).save(src / f"photo_{i:02d}.jpg")
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(src / "scan.tif")
+    Image.new("L", (40, 40), 90).save(src / "sub.TIFF")
+    for name in ("IMG_0001.heic", "IMG_0002.HEIC"):  # the name decides: Pillow cannot open any
+        (src / name).write_bytes(b"\x00\x00\x00\x18ftypheic" + bytes(64))
+    (src / "notes.txt").write_text("where I took them")
+    assert image_folder.main([str(src), str(tmp_path / "out.pt"), "--size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "15 images of 18 files" in out
+    manifest = json.loads((tmp_path / "out.json").read_text())
+    reasons = {s["file"]: s["reason"] for s in manifest["skipped"]}
+    assert set(reasons) == {"IMG_0001.heic", "IMG_0002.HEIC", "notes.txt"}
+    assert "convert them to JPEG" in reasons["IMG_0001.heic"] and ".txt" in reasons["notes.txt"]
+    assert manifest["skipped_count"] == 3 and manifest["count"] + 3 == manifest["files_seen"]
