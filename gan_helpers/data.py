@@ -4,6 +4,10 @@ A student's DataLoader with per-sample ToTensor/Normalize spends most of an MNIS
 on the CPU. Here the whole set sits on the device once; a batch is a shuffled index
 slice scaled to [-1, 1] there.
 """
+import gzip
+import hashlib
+import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -11,7 +15,7 @@ from typing import Optional
 import torch
 
 from .config import resolve_architecture
-from .env import DATA_ENV, data_dir, may_download
+from .env import DATA_ENV, data_dir, may_download, write_atomic
 from .image_folder import fit_images, load_image_folder
 from .toy import make_points
 
@@ -88,6 +92,7 @@ def torchvision_mnist(name="mnist", train=True, transform=None, download=None):
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
     root = data_dir()
     prefer_working_mirrors(cls)
+    check_unpacked(cls, root)
     try:
         return cls(root=str(root), train=train, transform=transform,
                    download=may_download() if download is None else download)
@@ -97,6 +102,59 @@ def torchvision_mnist(name="mnist", train=True, transform=None, download=None):
             f"{root}/{cls.__name__}/raw. Run `python data_scripts/download_mnist.py --root {root}`, "
             f"or copy the four *-ubyte(.gz) files there, or point {DATA_ENV} at the folder that "
             f"holds {cls.__name__}/raw.") from e
+
+
+def check_unpacked(cls, root):
+    """torchvision reads the unpacked *-ubyte files beside the .gz archives; one cut short (an
+    unpack or a copy interrupted) fails there as "shape '[60000, 28, 28]' is invalid", and
+    download_mnist.py keeps it (its .gz is intact). Each file's idx header says how long it
+    must be: a damaged one is unpacked again from an intact .gz, else named with what to do."""
+    raw = Path(root) / cls.__name__ / "raw"
+    for archive, md5 in cls.resources:
+        path, gz = raw / archive[:-3], raw / archive
+        problem = idx_problem(path) if path.is_file() else None
+        if problem is None:
+            continue
+        if not (gz.is_file() and file_md5(gz) == md5):
+            raise FileNotFoundError(
+                f"{path} is damaged: {problem}, and {gz.name} beside it is "
+                f"{'damaged too' if gz.exists() else 'missing'}. Delete both and run `python "
+                f"data_scripts/download_mnist.py --root {root}` (it fetches and unpacks them), or "
+                f"copy intact files there.")
+        try:
+            write_atomic(path, lambda tmp: _gunzip(gz, tmp), then="")
+        except OSError as e:
+            raise OSError(e.errno, f"{path} is damaged: {problem}. Unpacking it again from "
+                                   f"{gz.name} failed: {e} Unpack it yourself, `gunzip -kf {gz}`, "
+                                   f"or point {DATA_ENV} at a folder you may write in.") from e
+        print(f"{path.name} was damaged ({problem}): unpacked it again from {gz.name}.")
+
+
+def idx_problem(path):
+    """What is wrong with an idx file (MNIST's format: a header of its dimensions, then one byte
+    a number), or None: its size must be 4 + 4 x dimensions + their product."""
+    with open(path, "rb") as f:
+        header = f.read(4)
+        ndim = header[3] if len(header) == 4 else 0
+        dims = f.read(4 * ndim)
+    if len(header) < 4 or header[:3] != b"\0\0\x08" or len(dims) < 4 * ndim:
+        return f"its header is cut short or not an idx header ({path.stat().st_size:,} bytes)"
+    expected = 4 + 4 * ndim + math.prod(int.from_bytes(dims[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
+    size = path.stat().st_size
+    return None if size == expected else f"it has {size:,} bytes where its header says {expected:,}"
+
+
+def file_md5(path):
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _gunzip(gz, out):
+    with gzip.open(gz, "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst)
 
 
 STACKED_MNIST_SIZE = 128_000  # as VEEGAN, PacGAN and R3GAN train on

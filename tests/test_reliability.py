@@ -233,3 +233,39 @@ def test_every_file_of_a_folder_is_read_or_listed_as_skipped(tmp_path, capsys):
     assert set(reasons) == {"IMG_0001.heic", "IMG_0002.HEIC", "notes.txt"}
     assert "convert them to JPEG" in reasons["IMG_0001.heic"] and ".txt" in reasons["notes.txt"]
     assert manifest["skipped_count"] == 3 and manifest["count"] + 3 == manifest["files_seen"]
+
+
+# ---- 9: a truncated MNIST file ------------------------------------------------------------------
+def mnist_copy(tmp_path, monkeypatch):
+    """The real MNIST/raw under tmp_path (the training images and their .gz copied, the rest
+    linked), with train-images-idx3-ubyte cut to 1 MB as an interrupted unpack leaves it."""
+    real = Path(os.environ["GAN_DATA_DIR"]) / "MNIST" / "raw"
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for path in real.iterdir():
+        if path.name.startswith("train-images"):
+            shutil.copyfile(path, raw / path.name)
+        else:
+            (raw / path.name).symlink_to(path)
+    cut = raw / "train-images-idx3-ubyte"
+    with open(cut, "r+b") as f:
+        f.truncate(1 << 20)
+    monkeypatch.setenv("GAN_DATA_DIR", str(tmp_path / "data"))
+    return cut
+
+
+def test_a_truncated_mnist_file_is_unpacked_again_from_its_archive(mnist_ready, tmp_path, monkeypatch, capsys):
+    cut = mnist_copy(tmp_path, monkeypatch)
+    images, labels = gh.data.mnist()
+    assert images.shape == (60000, 1, 28, 28) and cut.stat().st_size == 47_040_016
+    assert "train-images-idx3-ubyte was damaged (it has 1,048,576 bytes where its header says " \
+           "47,040,016): unpacked it again from train-images-idx3-ubyte.gz" in capsys.readouterr().out
+
+
+def test_a_truncated_mnist_file_without_its_archive_says_what_to_do(mnist_ready, tmp_path, monkeypatch):
+    cut = mnist_copy(tmp_path, monkeypatch)
+    cut.with_name(cut.name + ".gz").unlink()
+    with pytest.raises(FileNotFoundError, match=rf"{cut} is damaged: it has 1,048,576 bytes.*"
+                                                r"\.gz beside it is missing\. Delete both and run "
+                                                r"`python data_scripts/download_mnist.py --root "):
+        gh.data.mnist()
