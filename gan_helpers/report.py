@@ -28,7 +28,7 @@ from .config import RunConfig
 from .describe import summary
 from .metrics import METRIC_NAMES
 from .models import build_models
-from .runs import epoch_files
+from .runs import readable_frames
 from .params import find_notebook, notebook_parameters
 
 RUN_FILES = ("hyperparameters.json (the config), training_metrics.json (per-epoch losses and "
@@ -248,8 +248,9 @@ def architecture_blocks(run):
 
 
 def last_frame(run_dir):
-    """The newest images/epoch_XXX.png, by its number (epoch_1000 comes after epoch_998)."""
-    frames = epoch_files(run_dir / "images", "png")
+    """The newest images/epoch_XXX.png that opens, by its number (epoch_1000 comes after
+    epoch_998): a damaged one is named and passed over, never embedded."""
+    frames = readable_frames(run_dir / "images")
     return frames[-1] if frames else None
 
 

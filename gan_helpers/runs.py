@@ -9,13 +9,11 @@ A checkpoint holds everything resuming needs to continue exactly as an uninterru
 the same kind of device (`checkpoint_state`; on another device, see `set_loop_rng`); `restore` puts it back after checking it was made with this config.
 W&B (wandb_log.py) is started, fed and finished from here.
 """
-import errno
 import hashlib
 import json
 import os
 import random
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -43,7 +41,7 @@ RESUMABLE_CHANGES = {"epochs", "wandb_mode", "wandb_project", "on_divergence", "
 
 def write_json(path, obj):
     """Atomic write: a reader (or a disconnect) never sees half a file."""
-    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2) + "\n"))
+    write_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
 def start_run(cfg, experiment="experiment", output_dir="outputs", run_name="", resume=False,
@@ -137,7 +135,7 @@ class Run:
     # ---- per epoch -----------------------------------------------------------------------
     def save_snapshot(self, epoch, samples, critic=None):
         path = self.images_dir / f"epoch_{epoch:03d}.png"
-        viz.save_snapshot(samples, path, critic=critic)
+        write_atomic(path, lambda tmp: viz.save_snapshot(samples, tmp, critic=critic))
         return path
 
     def log_epoch(self, history, snapshot=None, to_wandb=True):
@@ -171,12 +169,11 @@ class Run:
 
     def save_checkpoint(self, state, epoch):
         """Atomic save, keeping the newest KEEP_CHECKPOINTS files (by epoch number)."""
-        path = self.checkpoint_dir / f"epoch_{epoch:03d}.pt"
-        try:
-            write_atomic(path, lambda tmp: _save_through_file(state, tmp))
-        except (OSError, RuntimeError) as e:
-            path.with_name(path.name + ".tmp").unlink(missing_ok=True)  # a partial file only
-            raise save_failed(path, e, self.checkpoints()) from e      # eats the space left
+        path, kept = self.checkpoint_dir / f"epoch_{epoch:03d}.pt", self.checkpoints()
+        last = (f"The newest checkpoint kept is {kept[-1].name}; resume=True continues from it"
+                if kept else "No checkpoint was kept yet; the run starts again from epoch 1")
+        write_atomic(path, lambda tmp: _save_through_file(state, tmp),
+                     then=f"Or set output_dir to a disk with room. {last}.")
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
             if old != path:  # never the file just written
                 old.unlink()
@@ -217,11 +214,11 @@ class Run:
 
     def finish(self, history):
         """Final figures (GIF, loss curves) and close W&B."""
-        frames = epoch_files(self.images_dir, "png")
+        frames = readable_frames(self.images_dir)
         if frames:
-            viz.make_gif(frames, self.path / "samples.gif")
-        viz.plot_losses(history, save_to=self.path / "losses.png", show=False)
-        viz.plot_d_outputs(history, save_to=self.path / "d_outputs.png", show=False)
+            write_atomic(self.path / "samples.gif", lambda tmp: viz.make_gif(frames, tmp))
+        for name, plot in (("losses.png", viz.plot_losses), ("d_outputs.png", viz.plot_d_outputs)):
+            write_atomic(self.path / name, lambda tmp: plot(history, save_to=tmp, show=False))
         if self.wandb is not None:
             wandb_log.finish(self.wandb, history)
             self.wandb = None
@@ -358,7 +355,7 @@ def show_run(run_dir, show_gif=True):
     """A finished run folder at a glance: last samples, curves, time per epoch, the GIF."""
     run_dir = Path(getattr(run_dir, "path", run_dir))
     _, history = load_run(run_dir)
-    frames = epoch_files(run_dir / "images", "png")
+    frames = readable_frames(run_dir / "images")
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     if frames:
         axes[0].imshow(Image.open(frames[-1]), cmap="gray")
@@ -388,6 +385,20 @@ def epoch_files(folder, ext):
         digits = path.stem.split("_", 1)[1]
         return int(digits) if digits.isdigit() else -1
     return sorted(Path(folder).glob(f"epoch_*.{ext}"), key=number)
+
+
+def readable_frames(folder):
+    """The snapshot PNGs of images/ that open, oldest first; a damaged one (a 0-byte file an
+    older version left on a full disk) is named and passed over."""
+    frames = []
+    for path in epoch_files(folder, "png"):
+        try:
+            with Image.open(path) as img:
+                img.verify()
+            frames.append(path)
+        except (OSError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
+            print(f"Passing over {path}: it is damaged ({type(e).__name__}); delete it.")
+    return frames
 
 
 def checkpoint_files(folder):
@@ -434,26 +445,6 @@ def unreadable_reason(error):
     if "zip archive" in text or "central directory" in text or isinstance(error, EOFError):
         return "it is truncated or damaged (a save cut off by a disconnect or a full disk)"
     return f"it is damaged ({type(error).__name__}; not a checkpoint torch can read)"
-
-
-def save_failed(path, error, kept):
-    """The error for a checkpoint that could not be written: a full disk says so, with where
-    and what to free; the checkpoints already written are untouched."""
-    folder = path.parent
-    free = shutil.disk_usage(folder).free / 2**20
-    os_error = next((e for e in (error, error.__cause__, error.__context__)
-                     if isinstance(e, OSError)), None)
-    code = getattr(os_error, "errno", None)
-    last = f"The newest checkpoint kept is {kept[-1].name}" if kept else "No checkpoint was kept"
-    if code not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # full disk, quota, size limit
-        return OSError(code, f"could not write checkpoint {path}: {error}. {last}.")
-    return OSError(errno.ENOSPC,
-                   f"the disk is full ({os_error.strerror}): checkpoint {path.name} could not be "
-                   f"written to {folder} "
-                   f"({free:.0f} MB free there; the partial file was removed). Free space on that "
-                   f"disk (delete run folders you no longer need under {folder.parents[2]}, or "
-                   f"wandb/ folders already synced), or set output_dir to a disk with room. {last}; "
-                   f"resume=True continues from it.")
 
 
 def check_folder_name(what, name):

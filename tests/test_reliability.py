@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import gan_helpers as gh
-from gan_helpers import RunConfig, image_folder, sweep
+from gan_helpers import RunConfig, image_folder, runs, sweep
 
 
 # ---- 1-3: sizes that would exhaust memory are refused before anything is built or created ----
@@ -269,3 +269,55 @@ def test_a_truncated_mnist_file_without_its_archive_says_what_to_do(mnist_ready,
                                                 r"\.gz beside it is missing\. Delete both and run "
                                                 r"`python data_scripts/download_mnist.py --root "):
         gh.data.mnist()
+
+
+# ---- 10: a full disk in the middle of a run ----------------------------------------------------
+def tiny_cfg(**changes):
+    """Real MNIST, a network small enough that its checkpoints fit a 3 MB disk (~0.3 MB each)."""
+    return RunConfig(max_images=128, batch_size=64, epochs=2, g_channels=[16, 8, 4],
+                     d_channels=[4, 8], device="cpu", wandb_mode="disabled", **changes).validate()
+
+
+def test_a_full_disk_during_a_run_names_the_file_and_resume_goes_on(mnist_ready, small_disk, capsys):
+    cfg, out = tiny_cfg(), str(small_disk.path)
+
+    def fill_at_epoch_2(state):
+        if state.epoch == 2:
+            small_disk.fill()
+
+    run = gh.start_run(cfg, "e", out, "r")
+    with pytest.raises(OSError, match=r"the disk is full.*epoch_002\.png could not be written to "
+                                      r".*images.*Free space on that disk.*resume=True") as err:
+        gh.train(cfg, gh.load_dataset(cfg), run, callbacks=[fill_at_epoch_2], progress=False)
+    assert err.value.errno == errno.ENOSPC
+    assert leftovers(run.path) == []  # no empty PNG, no temporary file
+    assert sorted(p.name for p in run.images_dir.iterdir()) == ["epoch_000.png", "epoch_001.png"]
+    assert json.loads((run.path / "training_metrics.json").read_text())["epoch"] == [1]
+    small_disk.free()
+    history = gh.train(cfg, gh.load_dataset(cfg), gh.start_run(cfg, "e", out, "r", resume=True),
+                       progress=False)
+    assert history["epoch"] == [1, 2]
+    gh.show_run(run.path, show_gif=False)
+
+
+@pytest.mark.parametrize("name", ["training_metrics.json", "hyperparameters.json"])
+def test_a_full_disk_keeps_the_json_file_that_was_there(small_disk, name):
+    path = small_disk.path / name
+    runs.write_json(path, {"epoch": [1]})
+    small_disk.fill()
+    with pytest.raises(OSError, match=rf"the disk is full.*{name} could not be written.*it needed "
+                                      rf"[\d.]+ (bytes|KB).*the earlier {name} is unchanged"):
+        runs.write_json(path, {"epoch": [1, 2], "more": list(range(2000))})
+    assert json.loads(path.read_text()) == {"epoch": [1]} and leftovers(small_disk.path) == []
+
+
+def test_a_damaged_snapshot_is_passed_over_by_show_run_and_the_report(mnist_ready, tmp_path, capsys):
+    """What an older version left on a full disk: a 0-byte images/epoch_002.png."""
+    cfg = tiny_cfg()
+    run = gh.start_run(cfg, "e", str(tmp_path), "r")
+    gh.train(cfg, gh.load_dataset(cfg), run, progress=False)
+    (run.images_dir / "epoch_002.png").write_bytes(b"")
+    gh.show_run(run.path, show_gif=False)
+    report = gh.report(run.path).read_text()
+    assert "epoch_002.png" not in report and "epoch_001.png" in report
+    assert "Passing over" in capsys.readouterr().out
