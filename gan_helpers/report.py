@@ -28,7 +28,8 @@ from .config import RunConfig
 from .describe import summary
 from .metrics import METRIC_NAMES
 from .models import build_models
-from .runs import readable_frames
+# read_json: env's reader of damaged JSON, as runs uses it
+from .runs import hyperparameters_of, read_history, read_json, readable_frames
 from .params import find_notebook, notebook_parameters
 
 RUN_FILES = ("hyperparameters.json (the config), training_metrics.json (per-epoch losses and "
@@ -53,6 +54,7 @@ class RunRecord:
     info: dict = field(default_factory=dict)       # hyperparameters.json
     history: dict = field(default_factory=dict)    # training_metrics.json
     sweep_status: dict = field(default_factory=dict)
+    damaged: list = field(default_factory=list)    # what could not be read, each said in its section
 
     @property
     def config(self):
@@ -79,14 +81,26 @@ class RunRecord:
         return "complete" if wanted and last >= wanted else "incomplete"
 
 
-def _read_json(path):
-    return json.loads(path.read_text()) if path.is_file() else {}
+def _read_json(path, damaged, read=None):
+    """The JSON file's content, {} when it is missing; a damaged one is noted in `damaged`
+    (shown in its run's section) and reads as {}: one bad file never stops the whole report."""
+    if not path.is_file():
+        return {}
+    try:
+        return read(path) if read else read_json(path, "The report leaves out what it held.")
+    except ValueError as e:
+        damaged.append(str(e))
+        print(f"Note: {e}", file=sys.stderr)
+        return {}
 
 
 def load_run(path, label=None, sweep_status=None):
-    path = Path(path)
-    return RunRecord(label or path.name, path, _read_json(path / "hyperparameters.json"),
-                     _read_json(path / "training_metrics.json"), sweep_status or {})
+    path, damaged = Path(path), []
+    info = _read_json(path / "hyperparameters.json", damaged, lambda p: hyperparameters_of(p.parent))
+    history = _read_json(path / "training_metrics.json", damaged, lambda p: read_history(p.parent))
+    if "read_from" in info:  # hyperparameters.json was damaged; its checkpoint gave the config
+        damaged.append(info["read_from"])
+    return RunRecord(label or path.name, path, info, history, sweep_status or {}, damaged)
 
 
 def _is_run(path):
@@ -117,7 +131,9 @@ def find_runs(path):
 
 def _sweep_runs(sweep_dir):
     """Every variant the sweep's status/ records (failed ones too), in the sweep's order."""
-    statuses = {p.stem: _read_json(p) for p in sorted((sweep_dir / "status").glob("*.json"))}
+    damaged = []
+    statuses = {p.stem: _read_json(p, damaged) for p in sorted((sweep_dir / "status").glob("*.json"))
+                if not p.name.startswith(".")}  # .tmp.*: a write cut off, never a variant
     runs = []
     for variant, status in statuses.items():
         folder = sweep_dir / variant
@@ -125,6 +141,8 @@ def _sweep_runs(sweep_dir):
             runs.append(load_run(folder, variant, status))
         else:
             runs.append(RunRecord(variant, None, sweep_status=status))
+    if runs and damaged:
+        runs[0].damaged += damaged
     return runs
 
 
@@ -201,6 +219,7 @@ def status_text(run):
 def run_section(run):
     """Everything about one run, in the order the case-study reports told it."""
     blocks = [("h", 2, f"Run `{run.label}`"), ("p", f"Status: {status_text(run)}.")]
+    blocks += [("p", f"**Damaged file:** {text}") for text in run.damaged]
     if run.path is None:
         return blocks + [("p", "No run folder was written (it failed before training)."),
                          *hyperparameter_blocks(run)]

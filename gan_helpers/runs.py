@@ -25,7 +25,7 @@ from PIL import Image
 
 from . import viz, wandb_log
 from .config import RunConfig
-from .env import output_root, write_atomic
+from .env import output_root, read_json, write_atomic
 from .models import build_models, generate, sample
 
 KEEP_CHECKPOINTS = 2
@@ -116,7 +116,12 @@ class Run:
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_dir.mkdir(exist_ok=True)
         info_path = self.path / "hyperparameters.json"
-        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        try:
+            info = read_json(info_path, "It is written again now, from this run's config.") \
+                if info_path.exists() else {}
+        except ValueError as e:  # resuming does not need it: the checkpoint holds the config
+            print(e)
+            info = {}
         info.update(experiment=self.experiment, run_name=self.name, device=str(device),
                     parameters=parameters, config=self.cfg.to_dict())
         if weights is not None:  # fresh init or continued in memory; a resume keeps the first
@@ -324,7 +329,8 @@ def load_generator(run_dir):
     """The generator of a run folder (its config rebuilt, its newest readable checkpoint
     loaded), in eval mode on the CPU: for sampling, spectra or metrics after the run."""
     run_dir = Path(getattr(run_dir, "path", run_dir))
-    cfg = RunConfig.from_json(run_dir / "hyperparameters.json")
+    info = hyperparameters_of(run_dir)
+    cfg = RunConfig.from_dict(info.get("config", info))
     g, _ = build_models(cfg)
     saved = load_newest(run_dir / "checkpoints", keys=("generator",))
     if cfg.ema and "generator_ema" in saved:  # the averaged G, as the run's snapshots showed
@@ -337,10 +343,34 @@ def load_generator(run_dir):
 
 
 def load_run(run_dir):
+    """(hyperparameters, history) of a run folder; a damaged file is named with what to do."""
+    return hyperparameters_of(run_dir), read_history(run_dir)
+
+
+def read_history(run_dir):
+    """training_metrics.json of a run folder; a damaged one is named with what to do."""
     run_dir = Path(run_dir)
-    history = json.loads((run_dir / "training_metrics.json").read_text())
-    info = json.loads((run_dir / "hyperparameters.json").read_text())
-    return info, history
+    fix = (f"It is written after every epoch: resume the run (resume=True, run_name="
+           f"{run_dir.name!r}, the same config and epochs) to write it again from its newest checkpoint.")
+    return read_json(run_dir / "training_metrics.json", fix)
+
+
+def hyperparameters_of(run_dir):
+    """hyperparameters.json of a run folder; where it is damaged, the config its newest
+    checkpoint holds (said so), as resuming the run would write it again."""
+    path = Path(run_dir) / "hyperparameters.json"
+    try:
+        return read_json(path, "Resuming the run (resume=True) writes it again; its checkpoints "
+                               "hold the config too.")
+    except ValueError as e:
+        damaged = e
+    try:
+        saved = load_newest(Path(run_dir) / "checkpoints", keys=("config", "epoch"))
+    except FileNotFoundError as e:
+        raise ValueError(f"{damaged} No checkpoint of this run is readable either ({e}).") from None
+    said = f"{damaged} Its config was read from its newest checkpoint (epoch {saved['epoch']}) instead."
+    print(said)
+    return {"config": saved["config"], "run_name": Path(run_dir).name, "read_from": said}
 
 
 def samples_of(source, n=256, seed=0):

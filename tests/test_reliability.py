@@ -15,6 +15,7 @@ from PIL import Image
 
 import gan_helpers as gh
 from gan_helpers import RunConfig, image_folder, runs, sweep
+from gan_helpers.report import main as report_main
 
 
 # ---- 1-3: sizes that would exhaust memory are refused before anything is built or created ----
@@ -274,8 +275,9 @@ def test_a_truncated_mnist_file_without_its_archive_says_what_to_do(mnist_ready,
 # ---- 10: a full disk in the middle of a run ----------------------------------------------------
 def tiny_cfg(**changes):
     """Real MNIST, a network small enough that its checkpoints fit a 3 MB disk (~0.3 MB each)."""
-    return RunConfig(max_images=128, batch_size=64, epochs=2, g_channels=[16, 8, 4],
-                     d_channels=[4, 8], device="cpu", wandb_mode="disabled", **changes).validate()
+    fields = dict(max_images=128, batch_size=64, epochs=2, g_channels=[16, 8, 4], d_channels=[4, 8],
+                  device="cpu", wandb_mode="disabled")
+    return RunConfig(**{**fields, **changes}).validate()
 
 
 def test_a_full_disk_during_a_run_names_the_file_and_resume_goes_on(mnist_ready, small_disk, capsys):
@@ -321,3 +323,42 @@ def test_a_damaged_snapshot_is_passed_over_by_show_run_and_the_report(mnist_read
     report = gh.report(run.path).read_text()
     assert "epoch_002.png" not in report and "epoch_001.png" in report
     assert "Passing over" in capsys.readouterr().out
+
+
+# ---- 11: a damaged training_metrics.json or hyperparameters.json ----------------------------------
+@pytest.fixture
+def two_runs(mnist_ready, tmp_path):
+    """An experiment folder of two real finished runs, a and b."""
+    cfg = tiny_cfg(epochs=1)
+    for name in ("a", "b"):
+        gh.train(cfg, gh.load_dataset(cfg), gh.start_run(cfg, "e", str(tmp_path), name), progress=False)
+    return tmp_path / "e"
+
+
+def cut(path):
+    """The file cut to half, as a write interrupted by a full disk or a disconnect leaves it."""
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    return path
+
+
+def test_one_damaged_metrics_file_does_not_stop_the_report(two_runs, capsys):
+    damaged = cut(two_runs / "b" / "training_metrics.json")
+    assert report_main([str(two_runs)]) == 0
+    text = (two_runs / "report.md").read_text()
+    assert "Run `a`" in text and "Run `b`" in text
+    assert f"{damaged} is damaged: it is not complete JSON" in text and "resume=True" in text
+    with pytest.raises(ValueError, match=rf"{damaged} is damaged.*resume the run \(resume=True, run_name='b'"):
+        gh.show_run(two_runs / "b", show_gif=False)
+
+
+def test_a_damaged_hyperparameters_file_is_read_from_the_checkpoint(two_runs, capsys):
+    """load_generator, resume and the report take the config the checkpoint holds."""
+    info = cut(two_runs / "a" / "hyperparameters.json")
+    assert isinstance(gh.load_generator(two_runs / "a"), torch.nn.Module)
+    cfg = tiny_cfg(epochs=2)
+    history = gh.train(cfg, gh.load_dataset(cfg), gh.start_run(cfg, "e", str(two_runs.parent), "a", resume=True),
+                       progress=False)
+    assert history["epoch"] == [1, 2] and json.loads(info.read_text())["config"]["epochs"] == 2
+    cut(info)
+    assert report_main([str(two_runs / "a")]) == 0
+    assert "read from its newest checkpoint (epoch 2)" in (two_runs / "a" / "report.md").read_text()
