@@ -40,7 +40,8 @@ from tqdm.auto import tqdm
 from .compare import (AA, AA_SEED_OFFSET, SEED_METRICS, checkerboard_of_runs, compare_runs, format_seed_table,
                       format_table, plot_seed_summary, seed_summary)
 from .data import prepare_datasets
-from .env import CACHE_ENV, DATA_ENV, cache_dir, data_dir, in_notebook, output_root, quick_mode
+from .env import (CACHE_ENV, DATA_ENV, cache_dir, data_dir, in_notebook, output_root, quick_mode,
+                  read_json, write_atomic)
 from .params import (check_names, find_notebook, notebook_parameters, parse_assignments,
                      parse_value, split_top_level)
 from .wandb_log import child_env
@@ -369,9 +370,30 @@ def _gpu_ids(env):
     return (visible or [str(i) for i in range(count)])[:count]
 
 
+AGAIN = ("Or give the sweep an --out on a disk with room. Then run the same command again: "
+         "finished variants are skipped.")
+
+
 def _status(sweep_dir, variant):
+    """The variant's status file; a damaged one counts as not run, so the variant runs again."""
     path = sweep_dir / "status" / f"{variant}.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        return read_json(path, f"Variant {variant} counts as not run: a re-run runs it again.")
+    except ValueError as e:
+        if str(e) not in _SAID:  # once, not at every refresh of the live table
+            _SAID.add(str(e))
+            print(e, file=sys.stderr)
+        return {}
+
+
+_SAID = set()
+
+
+def _write_status(sweep_dir, variant, status):
+    write_atomic(sweep_dir / "status" / f"{variant}.json", json.dumps(status, indent=2, default=str),
+                 then=AGAIN)
 
 
 def parameters_yaml(params):
@@ -428,7 +450,7 @@ def _run_variant(notebook, sweep_dir, variant, params, env, mode="full", forward
             if src.exists():
                 shutil.move(str(src), str(run_dir / dst))
         status["run_dir"] = str(run_dir)
-    (sweep_dir / "status" / f"{variant}.json").write_text(json.dumps(status, indent=2, default=str))
+    _write_status(sweep_dir, variant, status)
     return status
 
 

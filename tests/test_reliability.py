@@ -362,3 +362,16 @@ def test_a_damaged_hyperparameters_file_is_read_from_the_checkpoint(two_runs, ca
     cut(info)
     assert report_main([str(two_runs / "a")]) == 0
     assert "read from its newest checkpoint (epoch 2)" in (two_runs / "a" / "report.md").read_text()
+
+
+# ---- 12: a damaged sweep status file ------------------------------------------------------------
+def test_a_damaged_status_file_is_named_and_its_variant_counts_as_not_run(tmp_path, capsys):
+    sweep_dir = tmp_path / "01-sweep"
+    (sweep_dir / "status").mkdir(parents=True)
+    status = sweep_dir / "status" / "lr_g-0.0001.json"
+    status.write_text('{"variant": "lr_g-0.0001", "status": "fini')  # cut off mid-write
+    result = sweep.summarise(sweep_dir, {"lr_g-0.0001": {"lr_g": 1e-4}})
+    assert result.rows[0]["status"] == "not run"
+    err = capsys.readouterr().err
+    assert f"{status} is damaged: it is not complete JSON" in err and "a re-run runs it again" in err
+    assert report_main([str(sweep_dir)]) == 0  # the report of the sweep goes on too
