@@ -125,6 +125,19 @@ def read_json(path, fix):
                          f"by a full disk or a disconnect leaves such a file. {fix}") from None
 
 
+def check_folder_name(what, name, where="output_dir"):
+    """experiment, run_name and a sweep's --name are one folder name each: a path would write
+    outside the folder meant (and '..' would climb out of it)."""
+    if not isinstance(name, str):
+        return
+    if name in (".", "..") or re.search(r"[/\\]", name) or os.path.isabs(name):
+        example = (f"{where} outputs/sweeps {what} my-sweep" if what.startswith("--") else
+                   f"{where}='outputs', {what}='my-run'")
+        raise ValueError(f"{what}={name!r} must be a plain folder name (no '/', '\\', '.' or "
+                         f"'..'): it names one folder inside {where}. Put the location in "
+                         f"{where} instead, e.g. {example}.")
+
+
 def in_colab():
     return "google.colab" in sys.modules
 

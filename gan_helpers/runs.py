@@ -25,7 +25,7 @@ from PIL import Image
 
 from . import viz, wandb_log
 from .config import RunConfig
-from .env import output_root, read_json, write_atomic
+from .env import check_folder_name, output_root, read_json, write_atomic
 from .models import build_models, generate, sample
 
 KEEP_CHECKPOINTS = 2
@@ -475,17 +475,6 @@ def unreadable_reason(error):
     if "zip archive" in text or "central directory" in text or isinstance(error, EOFError):
         return "it is truncated or damaged (a save cut off by a disconnect or a full disk)"
     return f"it is damaged ({type(error).__name__}; not a checkpoint torch can read)"
-
-
-def check_folder_name(what, name):
-    """experiment and run_name are one folder name each: a path would write outside the
-    experiment folder (and '..' would climb out of it)."""
-    if not isinstance(name, str):
-        return
-    if name in (".", "..") or re.search(r"[/\\]", name) or os.path.isabs(name):
-        raise ValueError(f"{what}={name!r} must be a plain folder name (no '/', '\\', '.' or "
-                         f"'..'): it names one folder inside output_dir. Put the location in "
-                         f"output_dir instead, e.g. output_dir='outputs', {what}='my-run'.")
 
 
 def check_writable(folder):

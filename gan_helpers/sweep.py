@@ -40,8 +40,8 @@ from tqdm.auto import tqdm
 from .compare import (AA, AA_SEED_OFFSET, SEED_METRICS, checkerboard_of_runs, compare_runs, format_seed_table,
                       format_table, plot_seed_summary, seed_summary)
 from .data import prepare_datasets
-from .env import (CACHE_ENV, DATA_ENV, cache_dir, data_dir, in_notebook, output_root, quick_mode,
-                  read_json, write_atomic)
+from .env import (CACHE_ENV, DATA_ENV, cache_dir, check_folder_name, data_dir, in_notebook, output_root,
+                  quick_mode, read_json, write_atomic)
 from .params import (check_names, find_notebook, notebook_parameters, parse_assignments,
                      parse_value, split_top_level)
 from .wandb_log import child_env
@@ -654,6 +654,8 @@ def main(argv=None):
         return agent_main(argv[1:])
     args = argument_parser().parse_args(argv)
     try:
+        if args.name is not None:  # the sweep folder, and the experiment of every variant
+            check_folder_name("--name", args.name, where="--out")
         check_assignments(args.grid, args.sets, args.seeds)
         grid = parse_assignments(args.grid, split_values=True)
         sets = parse_assignments(args.sets, split_values=False)

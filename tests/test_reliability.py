@@ -375,3 +375,13 @@ def test_a_damaged_status_file_is_named_and_its_variant_counts_as_not_run(tmp_pa
     err = capsys.readouterr().err
     assert f"{status} is damaged: it is not complete JSON" in err and "a re-run runs it again" in err
     assert report_main([str(sweep_dir)]) == 0  # the report of the sweep goes on too
+
+
+# ---- 13: an unsafe sweep --name --------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", "/tmp/elsewhere"])
+def test_a_sweep_name_that_is_a_path_is_refused(name, tmp_path, capsys):
+    out = tmp_path / "sweeps"
+    assert sweep.main([NOTEBOOK, "--grid", "lr_g=1e-4", "--out", str(out), "--name", name]) == 2
+    err = capsys.readouterr().err
+    assert "must be a plain folder name" in err and "Put the location in --out" in err
+    assert list(tmp_path.iterdir()) == []  # nothing written, inside --out or beside it
