@@ -25,7 +25,7 @@ from PIL import Image
 
 from . import viz, wandb_log
 from .config import RunConfig
-from .env import check_folder_name, output_root, read_json, write_atomic
+from .env import QUICK_ENV, check_folder_name, output_root, quick_mode, read_json, write_atomic
 from .models import build_models, generate, sample
 
 KEEP_CHECKPOINTS = 2
@@ -215,7 +215,7 @@ class Run:
         if diff:
             details = ", ".join(f"{k}: saved {saved_config.get(k)!r}, now {now[k]!r}" for k in diff)
             raise ValueError(f"cannot resume {self.path}: its checkpoint was made with another "
-                             f"config ({details}). Set these back, or set resume=False for a new run.")
+                             f"config ({details}). {_undo_advice(saved_config, now, diff)}")
 
     def finish(self, history):
         """Final figures (GIF, loss curves) and close W&B."""
@@ -227,6 +227,19 @@ class Run:
         if self.wandb is not None:
             wandb_log.finish(self.wandb, history)
             self.wandb = None
+
+
+def _undo_advice(saved, now, diff):
+    """How to resume after all: quick mode shrinks the values again, whatever is set back, so
+    a full run resumed in quick mode is told to turn quick mode off."""
+    known = {k: v for k, v in saved.items() if k in RunConfig.field_names()}
+    shrunk = RunConfig.from_dict(known).quick(quiet=True).to_dict()
+    if quick_mode() and any(_plain(shrunk[k]) == _plain(now[k]) for k in diff):
+        return (f"Quick mode ({QUICK_ENV}=1) shrinks these in every config, whatever you set, and "
+                f"this run trained without it: turn it off ({QUICK_ENV}=0; in a notebook "
+                f"%env {QUICK_ENV}=0, then run the parameters cell again) to resume it, or set "
+                f"resume=False for a new quick run.")
+    return "Set these back, or set resume=False for a new run."
 
 
 def check_epochs_left(cfg, done, path):

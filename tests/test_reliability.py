@@ -385,3 +385,23 @@ def test_a_sweep_name_that_is_a_path_is_refused(name, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "must be a plain folder name" in err and "Put the location in --out" in err
     assert list(tmp_path.iterdir()) == []  # nothing written, inside --out or beside it
+
+
+# ---- 14: a full-mode run resumed in quick mode -------------------------------------------------
+def test_a_full_run_resumed_in_quick_mode_is_told_to_turn_quick_mode_off(mnist_ready, tmp_path, monkeypatch):
+    params = dict(max_images=1024, batch_size=128, epochs=1, g_channels=[16, 8, 4], d_channels=[4, 8],
+                  device="cpu", wandb_mode="disabled")
+    monkeypatch.setenv("GAN_HELPERS_QUICK", "0")
+    full = RunConfig.from_params(params)
+    gh.train(full, gh.load_dataset(full), gh.start_run(full, "e", str(tmp_path), "r"), progress=False)
+    monkeypatch.setenv("GAN_HELPERS_QUICK", "1")
+    quick = RunConfig.from_params(params, quiet=True)
+    with pytest.raises(ValueError, match=r"max_images: saved 1024, now 512.*Quick mode "
+                                         r"\(GAN_HELPERS_QUICK=1\) shrinks these.*GAN_HELPERS_QUICK=0"):
+        gh.train(quick, gh.load_dataset(quick), gh.start_run(quick, "e", str(tmp_path), "r", resume=True),
+                 progress=False)
+    monkeypatch.setenv("GAN_HELPERS_QUICK", "0")  # the advice, followed
+    again = RunConfig.from_params(params)
+    history = gh.train(again, gh.load_dataset(again), gh.start_run(again, "e", str(tmp_path), "r", resume=True),
+                       progress=False)
+    assert history["epoch"] == [1]
