@@ -125,17 +125,34 @@ def read_json(path, fix):
                          f"by a full disk or a disconnect leaves such a file. {fix}") from None
 
 
+# Filesystems take 255 bytes a name; the rest is room for what is added to it (-2, .failed-HHMMSS)
+MAX_NAME_BYTES = 200
+
+
 def check_folder_name(what, name, where="output_dir"):
     """experiment, run_name and a sweep's --name are one folder name each: a path would write
-    outside the folder meant (and '..' would climb out of it)."""
+    outside the folder meant ('..' climbs out), and a control character or a name longer than a
+    filesystem takes would fail only after the data has loaded (a newline breaks report links)."""
     if not isinstance(name, str):
         return
-    if name in (".", "..") or re.search(r"[/\\]", name) or os.path.isabs(name):
+    problem = _name_problem(name)
+    if problem:
         example = (f"{where} outputs/sweeps {what} my-sweep" if what.startswith("--") else
                    f"{where}='outputs', {what}='my-run'")
-        raise ValueError(f"{what}={name!r} must be a plain folder name (no '/', '\\', '.' or "
-                         f"'..'): it names one folder inside {where}. Put the location in "
-                         f"{where} instead, e.g. {example}.")
+        raise ValueError(f"{what}={name!r} {problem}: it must be a plain folder name (no '/', '\\', "
+                         f"'.' or '..', no control characters, at most {MAX_NAME_BYTES} bytes), as "
+                         f"it names one folder inside {where}. Put the location in {where} "
+                         f"instead, e.g. {example}.")
+
+
+def _name_problem(name):
+    if name in (".", "..") or re.search(r"[/\\]", name) or os.path.isabs(name):
+        return "is a path"
+    if re.search(r"[\x00-\x1f\x7f]", name):
+        return "holds a control character (a newline, a tab, a NUL byte)"
+    if len(name.encode()) > MAX_NAME_BYTES:
+        return f"is {len(name.encode())} bytes long"
+    return None
 
 
 def in_colab():

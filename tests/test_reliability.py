@@ -405,3 +405,18 @@ def test_a_full_run_resumed_in_quick_mode_is_told_to_turn_quick_mode_off(mnist_r
     history = gh.train(again, gh.load_dataset(again), gh.start_run(again, "e", str(tmp_path), "r", resume=True),
                        progress=False)
     assert history["epoch"] == [1]
+
+
+# ---- 15: run and experiment names no filesystem (or report link) takes -----------------------------
+@pytest.mark.parametrize("what, name, said", [
+    ("run_name", "r" * 300, "is 300 bytes long"),
+    ("run_name", "run\x00one", "holds a control character \\(a newline"),
+    ("run_name", "two\nlines", "holds a control character \\(a newline"),
+    ("experiment", "e" * 300, "is 300 bytes long"),
+], ids=["long-run", "nul", "newline", "long-experiment"])
+def test_a_name_no_folder_can_have_is_refused_at_start_run(what, name, said, small_cfg, tmp_path):
+    names = {"experiment": "e", "run_name": "r", what: name}
+    with pytest.raises(ValueError, match=rf"{what}=.* {said}.*: it must be a plain folder name"):
+        gh.start_run(small_cfg, names["experiment"], str(tmp_path), names["run_name"])
+    assert list(tmp_path.iterdir()) == []
+    gh.start_run(small_cfg, "e" * 200, str(tmp_path), "ü" * 100)  # 200 bytes: taken
