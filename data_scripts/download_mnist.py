@@ -11,7 +11,6 @@ GAN_DATA_DIR (else ./data); training reads from there. --no-download (or the env
 variable GAN_HELPERS_NO_DOWNLOAD=1, as in the tests) only checks.
 """
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -19,18 +18,11 @@ from pathlib import Path
 from torchvision import datasets
 from torchvision.datasets.utils import download_and_extract_archive
 
+from gan_helpers.data import file_md5 as md5
 from gan_helpers.data import prefer_working_mirrors
 from gan_helpers.env import data_dir
 
 SETS = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}
-
-
-def md5(path):
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def raw_folder(cls, root):
