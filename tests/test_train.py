@@ -341,7 +341,7 @@ def test_an_interrupt_inside_gs_step_leaves_d_trainable(mnist, monkeypatch, caps
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(losses, "g_loss", interrupted)
+        patch.setattr(losses.BCE, "g_loss", interrupted)  # what g_step calls (gan.loss.g_loss)
         gh.train(cfg, data, models=(G, D), progress=False)
     assert "Interrupted" in capsys.readouterr().out
     assert all(p.requires_grad for p in D.parameters())
